@@ -13,6 +13,7 @@ export default defineProject({
   test: {
     name: "workers",
     include: ["test/workers/**/*.test.ts"],
+    setupFiles: ["./test/workers/setup/reset-storage.ts"],
     // Fake servers (MongoDB wire protocol, Atlas Admin API, …) run in Node and hand their ports in.
     globalSetup: [],
     // Workaround: without pre-bundling, the workers module fallback resolves require("bson") inside

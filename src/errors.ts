@@ -62,7 +62,13 @@ export class UpstreamTimeoutError extends Error {
   readonly url: string;
   readonly timeoutMs: number;
 
-  constructor(init: { service: string; method: string; url: string | URL; timeoutMs: number; cause?: unknown }) {
+  constructor(init: {
+    service: string;
+    method: string;
+    url: string | URL;
+    timeoutMs: number;
+    cause?: unknown;
+  }) {
     const path = describeUrl(init.url);
     super(`${init.service} ${init.method} ${path} did not answer within ${init.timeoutMs} ms`, {
       cause: init.cause,
@@ -109,6 +115,8 @@ export class ConfigError extends Error {
 }
 
 export const isUpstreamHttpError = (e: unknown): e is UpstreamHttpError => e instanceof UpstreamHttpError;
-export const isUpstreamTimeoutError = (e: unknown): e is UpstreamTimeoutError => e instanceof UpstreamTimeoutError;
-export const isUpstreamNetworkError = (e: unknown): e is UpstreamNetworkError => e instanceof UpstreamNetworkError;
+export const isUpstreamTimeoutError = (e: unknown): e is UpstreamTimeoutError =>
+  e instanceof UpstreamTimeoutError;
+export const isUpstreamNetworkError = (e: unknown): e is UpstreamNetworkError =>
+  e instanceof UpstreamNetworkError;
 export const isConfigError = (e: unknown): e is ConfigError => e instanceof ConfigError;

@@ -1,0 +1,75 @@
+/**
+ * Atlas webhook signatures: `X-MMS-Signature` is the base64 HMAC-SHA1 of the raw request body,
+ * keyed with the project's webhook secret (notes/atlas.md §1.2).
+ *
+ * A pure function over bytes, using WebCrypto so it runs the same in workerd and Node.
+ * `crypto.subtle.verify` compares in constant time. Malformed input answers `false` (the caller
+ * answers 401); only a missing secret throws, because that is a deployment error, not a bad request.
+ */
+
+const encoder = new TextEncoder();
+
+/** Decodes strict base64 (standard alphabet, padded); null for anything else. */
+function decodeBase64(value: string): Uint8Array<ArrayBuffer> | null {
+  const trimmed = value.trim();
+  if (trimmed.length === 0 || trimmed.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed))
+    return null;
+  try {
+    const binary = atob(trimmed);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch {
+    return null;
+  }
+}
+
+/** Why a signature check failed, for the log only; the caller's answer is always "invalid signature". */
+export type SignatureCheck = { ok: true } | { ok: false; reason: "missing" | "malformed" | "mismatch" };
+
+/** Checks `signature` (the header value, or null) against HMAC-SHA1(secret, body). */
+export async function checkAtlasSignature(
+  body: Uint8Array<ArrayBuffer>,
+  signature: string | null | undefined,
+  secret: string,
+): Promise<SignatureCheck> {
+  if (!secret) throw new Error("the Atlas webhook secret is not configured");
+  if (!signature) return { ok: false, reason: "missing" };
+  const expected = decodeBase64(signature);
+  // SHA-1 MACs are 20 bytes; anything else cannot match and is not worth a crypto call.
+  if (expected?.byteLength !== 20) return { ok: false, reason: "malformed" };
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-1" },
+    false,
+    ["verify"],
+  );
+  const valid = await crypto.subtle.verify("HMAC", key, expected, body);
+  return valid ? { ok: true } : { ok: false, reason: "mismatch" };
+}
+
+/** True when `signature` is the Atlas signature of `body` under `secret`. */
+export async function verifyAtlasSignature(
+  body: Uint8Array<ArrayBuffer>,
+  signature: string | null | undefined,
+  secret: string,
+): Promise<boolean> {
+  return (await checkAtlasSignature(body, signature, secret)).ok;
+}
+
+/** Signs `body` the way Atlas does; used by `npm run alert:test` and the tests. */
+export async function signAtlasBody(body: Uint8Array<ArrayBuffer> | string, secret: string): Promise<string> {
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-1" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes));
+  let binary = "";
+  for (const byte of mac) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}

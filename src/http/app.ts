@@ -1,0 +1,82 @@
+/**
+ * `createApp(deps)`: the Worker's HTTP surface (DESIGN §3). Routes are thin: they validate at the
+ * edge and call the ledger. Configuration is parsed once per environment object and handed to
+ * routes as `c.var.config`; a broken configuration answers 500 without saying more than that.
+ */
+import { Hono } from "hono";
+import type { Config } from "../config/schema.ts";
+import { isConfigError } from "../errors.ts";
+import type { LedgerGateway } from "../ledger/gateway.ts";
+import { createConsoleLogger, describeError, type Logger } from "../observability/log.ts";
+import { requireAdmin } from "./admin-auth.ts";
+import { jsonError } from "./errors.ts";
+import { atlasWebhook } from "./routes/atlas-webhook.ts";
+import { incidents } from "./routes/incidents.ts";
+import { trigger } from "./routes/trigger.ts";
+
+export interface AppDeps<Bindings> {
+  version: string;
+  /** Parses (and may cache) the configuration; throws `ConfigError`. */
+  config(env: Bindings): Config;
+  ledgers(env: Bindings): LedgerGateway;
+  logger?(config: Config | null): Logger;
+}
+
+export type AppEnv = {
+  Variables: { config: Config; ledgers: LedgerGateway; log: Logger };
+};
+
+/** The routes each known path answers; anything else on that path is a 405. */
+const ALLOWED: Record<string, string> = {
+  "/webhooks/atlas": "POST",
+  "/trigger": "POST",
+  "/incidents": "GET, HEAD",
+  "/incidents/:id": "GET, HEAD",
+  "/healthz": "GET, HEAD",
+};
+
+/** Builds the Worker's Hono app from its dependencies. */
+export function createApp<Bindings extends object>(deps: AppDeps<Bindings>) {
+  const makeLogger = deps.logger ?? ((config: Config | null) => createConsoleLogger(config?.secrets ?? []));
+  const app = new Hono<AppEnv & { Bindings: Bindings }>();
+
+  app.get("/healthz", (c) => c.json({ ok: true, version: deps.version }));
+
+  app.use("*", async (c, next) => {
+    let config: Config;
+    try {
+      config = deps.config(c.env);
+    } catch (error) {
+      if (!isConfigError(error)) throw error;
+      // Name the keys in the log (never the values); tell the caller nothing about the setup.
+      makeLogger(null).log("error", "config.invalid", { problems: error.problems });
+      return jsonError(c, 500, "server misconfigured");
+    }
+    c.set("config", config);
+    c.set("log", makeLogger(config));
+    c.set("ledgers", deps.ledgers(c.env));
+    await next();
+  });
+
+  app.route("/webhooks/atlas", atlasWebhook);
+  app.use("/trigger", requireAdmin);
+  app.route("/trigger", trigger);
+  app.use("/incidents", requireAdmin);
+  app.use("/incidents/*", requireAdmin);
+  app.route("/incidents", incidents);
+
+  for (const [path, allow] of Object.entries(ALLOWED)) {
+    app.all(path, (c) => {
+      c.header("Allow", allow);
+      return jsonError(c, 405, "method not allowed");
+    });
+  }
+
+  app.notFound((c) => jsonError(c, 404, "not found"));
+  app.onError((error, c) => {
+    const config = (c.get("config") as Config | undefined) ?? null;
+    makeLogger(config).log("error", "http.unhandled", { path: c.req.path, ...describeError(error) });
+    return jsonError(c, 500, "internal error");
+  });
+  return app;
+}
