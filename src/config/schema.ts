@@ -170,6 +170,9 @@ type Env = Readonly<Record<string, unknown>>;
 
 const httpsUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
+/** Marks an entry already reported as unparseable, so it is not reported twice. */
+const UNPARSEABLE = Symbol("unparseable");
+
 /** Reads an entry that may be an object (TOML) or a JSON string. */
 function structured(env: Env, key: string, problems: ConfigProblem[]): unknown {
   const raw = env[key];
@@ -179,7 +182,7 @@ function structured(env: Env, key: string, problems: ConfigProblem[]): unknown {
     return JSON.parse(raw);
   } catch {
     problems.push({ key, message: "is not valid JSON" });
-    return null;
+    return UNPARSEABLE;
   }
 }
 
@@ -209,6 +212,7 @@ function parseWith<T>(
   value: unknown,
   problems: ConfigProblem[],
 ): T | undefined {
+  if (value === UNPARSEABLE) return undefined;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   collect(key, result.error, problems);

@@ -32,7 +32,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { clusterRefOf, deliveryKey } from "../atlas/alert.ts";
-import { newIncidentId } from "./ids.ts";
+import { newIncidentId, parseIncidentId } from "./ids.ts";
 import {
   type AlertDelivery,
   type AlertRecord,
@@ -156,9 +156,11 @@ export class Ledger extends DurableObject<LedgerEnv> {
       clauses.push("cluster_name = ?");
       params.push(query.cluster);
     }
-    if (query.before) {
+    const cursor = query.before ? parseIncidentId(query.before) : null;
+    if (cursor) {
+      // The cursor may come from another project: compare on the time-ordered part of the id.
       clauses.push("id < ?");
-      params.push(query.before);
+      params.push(`${groupId.toLowerCase()}-${cursor.sortKey}`);
     }
     const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
     const rows = this.sql
