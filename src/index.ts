@@ -2,7 +2,7 @@
  * The Worker entry: builds the dependencies from `env` and hands requests to the app.
  * Everything here is wiring; behaviour lives in the modules it imports.
  */
-import { version } from "../package.json" with { type: "json" };
+import pkg from "../package.json" with { type: "json" };
 import { type Config, parseConfig } from "./config/schema.ts";
 import { createApp } from "./http/app.ts";
 import { createLedgerGateway, type LedgerBindings } from "./ledger/gateway.ts";
@@ -15,7 +15,7 @@ type WorkerEnv = LedgerBindings & Record<string, unknown>;
 const configs = new WeakMap<object, Config>();
 
 const app = createApp<WorkerEnv>({
-  version,
+  version: pkg.version,
   config(env) {
     let config = configs.get(env);
     if (!config) {
