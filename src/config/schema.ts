@@ -70,6 +70,8 @@ const targetBase = {
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, "must be 1–63 letters, digits, '.', '_' or '-'"),
   /** Name of the secret that holds the hook URL or API token. The value itself is never in config. */
   secret: secretName,
+  /** Overrides the platform's API origin (a proxy, or a local fake in tests). Not used by hook URLs. */
+  apiBaseUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
   ...ownership,
 };
 
