@@ -44,6 +44,8 @@ export interface StatsSuccess {
   totalCreated?: number;
   /** The per-node connection limit this source knows (e.g. from the tier). */
   limit?: number;
+  /** Share of the limit in use, when the source reports a percentage (a CONNECTIONS_PERCENT alert). */
+  percent?: number;
   /** Tier name as the source sees it: "M0", "FLEX", "M10", … */
   tier?: string;
   /** Recent counts, oldest first. */
