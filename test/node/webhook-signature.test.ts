@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { checkAtlasSignature, signAtlasBody, verifyAtlasSignature } from "../../src/atlas/webhook-signature.ts";
 
-const bytes = (text: string) => new TextEncoder().encode(text);
+const bytes = (text: string) => Uint8Array.from(new TextEncoder().encode(text));
 const hexToBase64 = (hex: string) => Buffer.from(hex, "hex").toString("base64");
 
 // RFC 2202 §3, test cases 1, 2 and 6 (key longer than the block size).

@@ -1,0 +1,74 @@
+/**
+ * Netlify build hook adapter. The target's secret is the hook URL
+ * (`https://api.netlify.com/build_hooks/<id>`), secret as a whole. One `POST` with body `{}` starts a
+ * build; `trigger_title` (a query parameter Netlify shows as the deploy's message) carries the
+ * incident and reason so the deploy list says why it happened. Netlify answers 200 with no body, so
+ * there is no deploy id to report.
+ *
+ * Trade-off: a build hook grants no read access, so `deployInProgress` answers null. Netlify queues
+ * a second build behind a running one rather than running both, which limits the harm of not knowing.
+ */
+
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
+import type { Target } from "../config/schema.ts";
+import type { FetchLike } from "../outbound/http.ts";
+import { createRedactor, outcomeFor, refused } from "./outcome.ts";
+import { fireOnce, secretUrl } from "./transport.ts";
+import type { PlannedCall, RedeployAdapter, RedeployRequest } from "./types.ts";
+
+export type NetlifyTarget = Extract<Target, { kind: "netlify" }>;
+
+export interface NetlifyAdapterOptions {
+  target: NetlifyTarget;
+  /** The value of the secret `target.secret` names: the build hook URL. */
+  secret: string;
+  fetch: FetchLike;
+  timeoutMs?: number;
+}
+
+/** Netlify shows the title in a one-line deploy list; longer titles only get cut there. */
+const MAX_TRIGGER_TITLE = 120;
+
+/** The deploy message Netlify shows for a build the responder started. */
+export function netlifyTriggerTitle(request: RedeployRequest): string {
+  const title = `atlas-responder ${request.incidentId}: ${request.reason}`.replace(/\s+/g, " ").trim();
+  return title.length <= MAX_TRIGGER_TITLE ? title : `${title.slice(0, MAX_TRIGGER_TITLE - 1)}…`;
+}
+
+/** Creates the adapter that fires a Netlify build hook. */
+export function createNetlifyAdapter(options: NetlifyAdapterOptions): RedeployAdapter {
+  const { target, secret } = options;
+  const send = options.fetch;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const label = `netlify build hook (${target.name})`;
+  const redact = createRedactor([secret]);
+
+  const plan = (): PlannedCall => ({
+    target: target.name,
+    kind: "netlify",
+    action: "redeploy (build hook, rebuilds)",
+    method: "POST",
+    endpoint: label,
+  });
+
+  return {
+    target,
+    plan,
+    async deployInProgress() {
+      return null;
+    },
+    async redeploy(request) {
+      const url = secretUrl(secret);
+      if (!url) return refused(label, `secret ${target.secret} does not hold an http(s) URL`, redact);
+      url.searchParams.set("trigger_title", netlifyTriggerTitle(request));
+      const delivery = await fireOnce(send, {
+        method: "POST",
+        url,
+        headers: { "content-type": "application/json" },
+        body: "{}",
+        timeoutMs,
+      });
+      return outcomeFor(label, delivery, redact);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Vercel deploy hook adapter. The target's secret is the hook URL
+ * (`https://api.vercel.com/v1/integrations/deploy/prj_…/<key>`), secret as a whole: anyone holding it
+ * can start builds. One `POST` with no body starts a production build of the hook's branch; Vercel
+ * answers `{"job":{"id","state":"PENDING","createdAt"}}`.
+ *
+ * Trade-off: a hook grants no read access, so `deployInProgress` answers null ("cannot tell") even
+ * when `projectId` is configured. Telling would need a Vercel API token (list deployments with
+ * `state=BUILDING,QUEUED`), a second secret this target kind does not carry; the per-target cooldown
+ * is the guard instead.
+ */
+import { z } from "zod";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
+import type { Target } from "../config/schema.ts";
+import type { FetchLike } from "../outbound/http.ts";
+import { createRedactor, outcomeFor, refused } from "./outcome.ts";
+import { fireOnce, secretUrl } from "./transport.ts";
+import type { PlannedCall, RedeployAdapter } from "./types.ts";
+
+export type VercelTarget = Extract<Target, { kind: "vercel" }>;
+
+export interface VercelAdapterOptions {
+  target: VercelTarget;
+  /** The value of the secret `target.secret` names: the deploy hook URL. */
+  secret: string;
+  fetch: FetchLike;
+  timeoutMs?: number;
+}
+
+const jobAnswer = z.object({
+  job: z.object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
+    state: z
+      .string()
+      .regex(/^[A-Z_]{1,32}$/)
+      .optional(),
+  }),
+});
+
+/** Creates the adapter that fires a Vercel deploy hook. */
+export function createVercelAdapter(options: VercelAdapterOptions): RedeployAdapter {
+  const { target, secret } = options;
+  const send = options.fetch;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const label = `vercel deploy hook (${target.name})`;
+  const redact = createRedactor([secret]);
+
+  const plan = (): PlannedCall => ({
+    target: target.name,
+    kind: "vercel",
+    action: "redeploy (deploy hook, rebuilds)",
+    method: "POST",
+    endpoint: label,
+  });
+
+  return {
+    target,
+    plan,
+    async deployInProgress() {
+      return null;
+    },
+    async redeploy() {
+      const url = secretUrl(secret);
+      if (!url) return refused(label, `secret ${target.secret} does not hold an http(s) URL`, redact);
+      const delivery = await fireOnce(send, { method: "POST", url, timeoutMs });
+      return outcomeFor(label, delivery, redact, (status, body) => {
+        const parsed = jobAnswer.safeParse(body);
+        if (!parsed.success) return { kind: "started", detail: `${label} accepted (${status})` };
+        const { id, state } = parsed.data.job;
+        return {
+          kind: "started",
+          detail: `${label} accepted: job ${id}${state ? ` ${state}` : ""}`,
+          deployId: id,
+        };
+      });
+    },
+  };
+}
