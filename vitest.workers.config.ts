@@ -1,21 +1,33 @@
 import { builtinModules } from "node:module";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
-import { TEST_BINDINGS } from "./test/workers/bindings.ts";
+import { testBindings } from "./test/workers/bindings.ts";
 
 export default defineProject({
   plugins: [
-    cloudflareTest({
+    // A function, so the bindings can name the fakes the global setups started.
+    cloudflareTest(({ inject }) => ({
       wrangler: { configPath: "./wrangler.toml" },
-      miniflare: { bindings: TEST_BINDINGS },
-    }),
+      miniflare: {
+        bindings: testBindings({
+          mongo: inject("e2eMongo"),
+          targets: inject("e2eTargets"),
+          atlasApiUrl: inject("atlasApiUrl"),
+          atlasCredentials: inject("atlasCredentials"),
+        }),
+      },
+    })),
   ],
   test: {
     name: "workers",
     include: ["test/workers/**/*.test.ts"],
     setupFiles: ["./test/workers/setup/reset-storage.ts"],
     // Fake servers (MongoDB wire protocol, Atlas Admin API, …) run in Node and hand their ports in.
-    globalSetup: [],
+    globalSetup: [
+      "./test/workers/setup/mongo.global.ts",
+      "./test/workers/setup/atlas.global.ts",
+      "./test/workers/setup/platforms.global.ts",
+    ],
     // Workaround: without pre-bundling, the workers module fallback resolves require("bson") inside
     // mongodb/lib/bson.js to that file itself ("Maximum call stack size exceeded"). Pre-bundle the
     // driver and keep Node built-ins external (they come from workerd's nodejs_compat).

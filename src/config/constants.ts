@@ -33,3 +33,36 @@ export const MAX_INCIDENT_PAGE = 200;
 
 /** Service-account tokens live one hour; refresh a minute early so a request never carries an expired one. */
 export const OAUTH_REFRESH_MARGIN_MS = 60_000;
+
+/** Atlas's `itemsPerPage` ceiling (spec): one page of processes covers nearly every project. */
+export const ATLAS_PROCESSES_PAGE_SIZE = 500;
+
+/** Stop paging processes here: 10 000 processes is beyond any real project, and a paging bug must end. */
+export const ATLAS_MAX_PROCESS_PAGES = 20;
+
+/** Measure at most this many nodes per stats read: Monitoring calls share a 100/min per-project budget. */
+export const ATLAS_MAX_MEASURED_PROCESSES = 12;
+
+/** One-minute connection points: the finest Atlas keeps, so a leak shows within minutes. */
+export const ATLAS_MEASUREMENT_GRANULARITY = "PT1M";
+
+/** One hour of points: enough for a trend and a time-to-limit, still a single call per node. */
+export const ATLAS_MEASUREMENT_PERIOD = "PT1H";
+
+/** Node side only: a TCP/TLS connect to a healthy API takes well under a second; fail fast, keep budget for a retry. */
+export const NODE_HTTP_CONNECT_TIMEOUT_MS = 5_000;
+
+/** Node side only: reuse sockets across the CLI's polling interval (seconds), then let them go. */
+export const NODE_HTTP_KEEP_ALIVE_MS = 30_000;
+
+/** Redeploy outcome details go to the journal and Slack: one readable line, not a platform's error page. */
+export const MAX_OUTCOME_DETAIL_CHARS = 300;
+
+/** Read at most this much of a redeploy answer: the job id or error code is at the top, error pages can be huge. */
+export const MAX_REDEPLOY_ANSWER_BYTES = 64 * 1024;
+
+/** Signed redeploy webhooks older or newer than this are replays (receivers check; same window as Slack's). */
+export const WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/** One Fly redeploy restarts at most this many machines, one after another, so a run stays within its budget. */
+export const FLY_MAX_MACHINE_RESTARTS = 20;

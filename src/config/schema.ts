@@ -41,7 +41,7 @@ const policySchema = z
         z
           .number()
           .int()
-          .min(10)
+          .min(1)
           .max(6 * 3600),
       )
       .min(1)
@@ -132,6 +132,8 @@ const clusterSchema = z
       .optional(),
     /** Name of the secret holding this cluster's connection string (default: MONGODB_URI). */
     uriSecret: secretName.optional(),
+    /** This cluster's mode, overriding RESPONDER_MODE (e.g. `auto` for staging, `approve` for production). */
+    mode: z.enum(RESPONDER_MODES).optional(),
   })
   .strict();
 export type ClusterConfig = z.infer<typeof clusterSchema>;
@@ -164,6 +166,13 @@ export interface Config {
   clusters: ClusterConfig[];
   /** Every secret value in the configuration, so log and message writers can scrub them. */
   secrets: string[];
+  /**
+   * The connection string for a cluster: its `CLUSTERS[].uriSecret`, else `MONGODB_URI` — but only
+   * when `CLUSTERS` lists the cluster or lists nothing, so one cluster's URI never measures another.
+   */
+  mongoUriFor(groupId: string | null, cluster: string): string | undefined;
+  /** The mode for one cluster: its `CLUSTERS[].mode`, else `RESPONDER_MODE`. */
+  modeFor(groupId: string, cluster: string): ResponderMode;
   /** Look up a secret named by `TARGETS[].secret` or `CLUSTERS[].uriSecret` (validated to exist). */
   secret(name: string): string;
 }
@@ -356,6 +365,18 @@ export function parseConfig(env: Env): Config {
     targets,
     clusters,
     secrets,
+    mongoUriFor(groupId, cluster) {
+      if (clusters.length === 0) return mongodbUri;
+      const entry = clusters.find(
+        (c) => (groupId === null || c.groupId.toLowerCase() === groupId.toLowerCase()) && c.name === cluster,
+      );
+      if (!entry) return undefined;
+      return entry.uriSecret ? named.get(entry.uriSecret) : mongodbUri;
+    },
+    modeFor(groupId, cluster) {
+      const entry = clusters.find((c) => c.groupId.toLowerCase() === groupId.toLowerCase() && c.name === cluster);
+      return entry?.mode ?? mode;
+    },
     secret(name) {
       const value = named.get(name);
       if (value === undefined) throw new Error(`secret ${name} is not part of the configuration`);

@@ -1,147 +1,157 @@
 /**
- * The incident ledger: a Durable Object per Atlas project, with SQLite storage.
+ * The incident ledger: a Durable Object per Atlas project, with SQLite storage (schema in
+ * ./store.ts), and `LedgerIndex`, one object that knows every project and holds the global action
+ * budget.
  *
- * Why one per project: every invariant the ledger keeps — one live incident per cluster, one record
- * per delivery, the hourly action cap later on — is scoped to a project's clusters, and a project
- * gets a handful of alerts an hour, so one object serialises them with no contention. Teams with many
- * projects get one object each instead of queueing on a global one. `LedgerIndex` (below) remembers
- * which projects exist so `GET /incidents` can list them all.
+ * Why one ledger per project: the invariants it keeps — one live incident per cluster, one record
+ * per delivery — are scoped to a project's clusters, and a project gets a handful of alerts an hour,
+ * so one object serialises them with no contention; teams with many projects get one object each
+ * instead of queueing on a global one. What must be global — cooldowns per target and the hourly
+ * action cap — lives in the index, which is touched only when the responder is about to act.
  *
  * Atomicity: each delivery is decided and written inside one `transactionSync`, which runs without
- * interleaving; either the delivery, its incident change and its journal line are all committed, or
- * the call throws and nothing is (the route then answers 503 and Atlas re-notifies).
- *
- * Storage schema (SQLite, created in the constructor, additive migrations only):
- *
- *   incidents   id TEXT PK            -- see ids.ts
- *               cluster_key TEXT      -- `name:Cluster0`, or `rs:`/`host:` until the name is known
- *               cluster_name TEXT     -- what to show
- *               state TEXT            -- model.ts INCIDENT_STATES
- *               opened_at, updated_at TEXT (ISO-8601), closed_at TEXT NULL
- *               origin TEXT           -- 'atlas' | 'manual'
- *               UNIQUE (cluster_key) WHERE state <> 'closed'   -- one live incident per cluster
- *   deliveries  key TEXT PK           -- alert id | status | updated | X-MMS-Event (dedupe)
- *               received_at TEXT, disposition TEXT ('accepted' | 'ignored' | 'stale')
- *               incident_id TEXT NULL, alert_id, event, status, metric, value, units, updated
- *               alert_json TEXT       -- the validated alert (known fields only)
- *   alerts      alert_id TEXT PK      -- latest known status of each Atlas alert
- *               incident_id TEXT NULL, status TEXT, updated TEXT
- *   journal     seq INTEGER PK AUTOINCREMENT, incident_id TEXT, at TEXT, step TEXT, status TEXT,
- *               detail TEXT (JSON)    -- append-only; never holds a secret
- *   meta        key TEXT PK, value TEXT   -- 'registered' once the index knows this project
+ * interleaving; the delivery, its incident change and its journal line commit together or not at
+ * all (the route then answers 503 and Atlas re-notifies). Slow work happens in `alarm()`, which is
+ * safe to run twice: each incident advances one journaled phase at a time (./runner.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { clusterRefOf, deliveryKey } from "../atlas/alert.ts";
+import { type Config, parseConfig } from "../config/schema.ts";
+import { budgetCheck, type PastAction } from "../response/policy.ts";
+import type { PipelineDeps } from "../response/pipeline.ts";
+import { createPipelineDeps } from "./deps.ts";
 import { newIncidentId, parseIncidentId } from "./ids.ts";
-import {
-  type AlertDelivery,
-  type AlertRecord,
-  type DeliveryOutcome,
-  INCIDENT_STATES,
-  type IncidentDetail,
-  type IncidentQuery,
-  type IncidentState,
-  type IncidentSummary,
-  type JournalEntry,
-  type TriggerRequest,
+import type {
+  AlertDelivery,
+  AlertRecord,
+  DeliveryOutcome,
+  IncidentDetail,
+  IncidentQuery,
+  IncidentSummary,
+  JournalEntry,
+  TriggerRequest,
 } from "./model.ts";
+import { advance } from "./runner.ts";
+import { type IncidentRecord, LedgerStore, type RunMode } from "./store.ts";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS incidents (
-  id TEXT PRIMARY KEY,
-  cluster_key TEXT NOT NULL,
-  cluster_name TEXT NOT NULL,
-  state TEXT NOT NULL,
-  opened_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  closed_at TEXT,
-  origin TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_live_per_cluster ON incidents (cluster_key) WHERE state <> 'closed';
-CREATE INDEX IF NOT EXISTS incidents_newest ON incidents (id DESC);
-CREATE TABLE IF NOT EXISTS deliveries (
-  key TEXT PRIMARY KEY,
-  received_at TEXT NOT NULL,
-  disposition TEXT NOT NULL,
-  incident_id TEXT,
-  alert_id TEXT NOT NULL,
-  event TEXT,
-  status TEXT NOT NULL,
-  metric TEXT,
-  value REAL,
-  units TEXT,
-  updated TEXT NOT NULL,
-  alert_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_incident ON deliveries (incident_id, received_at);
-CREATE TABLE IF NOT EXISTS alerts (
-  alert_id TEXT PRIMARY KEY,
-  incident_id TEXT,
-  status TEXT NOT NULL,
-  updated TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS journal (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  incident_id TEXT NOT NULL,
-  at TEXT NOT NULL,
-  step TEXT NOT NULL,
-  status TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS journal_by_incident ON journal (incident_id, seq);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
+/** At most this many phase steps per alarm: a bug can never spin an alarm forever. */
+const MAX_STEPS_PER_ALARM = 50;
 
-type Row = Record<string, SqlStorageValue>;
-
-interface IncidentRow extends Row {
-  id: string;
-  cluster_name: string;
-  state: string;
-  opened_at: string;
-  updated_at: string;
-}
-
-/** Env the ledger needs: the index of projects. */
 interface LedgerEnv {
   LEDGER_INDEX: DurableObjectNamespace<LedgerIndex>;
 }
 
+export type Decision = "approve" | "skip" | "snooze";
+
 export class Ledger extends DurableObject<LedgerEnv> {
-  private readonly sql: SqlStorage;
-  private readonly now: () => Date = () => new Date();
+  private readonly store: LedgerStore;
+  private config: Config | null = null;
 
   constructor(ctx: DurableObjectState, env: LedgerEnv) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.store = new LedgerStore(ctx.storage.sql);
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(SCHEMA);
+      this.store.migrate();
     });
+  }
+
+  private get settings(): Config {
+    this.config ??= parseConfig(this.env as unknown as Record<string, unknown>);
+    return this.config;
+  }
+
+  private groupId(): string {
+    return String(this.ctx.storage.sql.exec("SELECT value FROM meta WHERE key = 'registered'").toArray()[0]?.value ?? "");
   }
 
   /** Records one webhook delivery: dedupes it, opens/joins/closes the cluster's incident, journals it. */
   async recordAlert(delivery: AlertDelivery): Promise<DeliveryOutcome> {
     await this.ensureRegistered(delivery.alert.groupId);
-    return this.ctx.storage.transactionSync(() => this.applyDelivery(delivery));
+    const outcome = this.ctx.storage.transactionSync(() => this.applyDelivery(delivery, new Date()));
+    await this.reschedule();
+    return outcome;
   }
 
-  /** Opens an incident for a manual run, or joins the cluster's live one. */
+  /** Opens an incident for a manual run, or joins the cluster's live one (rerunning it if idle). */
   async trigger(request: TriggerRequest): Promise<{ incident: string; joined: boolean }> {
     await this.ensureRegistered(request.groupId);
-    return this.ctx.storage.transactionSync(() => {
-      const at = this.now().toISOString();
+    const result = this.ctx.storage.transactionSync(() => {
+      const now = new Date();
+      const at = now.toISOString();
       const key = `name:${request.cluster}`;
-      const live = this.liveIncident(key);
+      const mode: RunMode = request.dryRun ? "dry-run" : null;
       const detail = { reason: request.reason, dryRun: request.dryRun };
+      const live = this.store.liveIncident(key);
       if (live) {
-        this.journal(live.id, at, "trigger", "joined", detail);
-        this.touch(live.id, at);
+        this.store.journal(live.id, at, "trigger", "joined", detail);
+        // A human asked for a run: an incident at rest runs again, in the mode asked for.
+        if (live.phase === "idle") {
+          this.store.update(live.id, at, { state: "open", phase: "gather", nextRunAt: now.getTime(), mode, decision: null });
+        } else this.store.update(live.id, at, {});
         return { incident: live.id, joined: true };
       }
-      const id = this.openIncident(request.groupId, key, request.cluster, "manual", at);
-      this.journal(id, at, "trigger", "opened", detail);
+      const id = newIncidentId(request.groupId, now);
+      this.store.open({ id, clusterKey: key, clusterName: request.cluster, mode, origin: "manual", at, nextRunAt: now.getTime() });
+      this.store.journal(id, at, "trigger", "opened", detail);
       return { incident: id, joined: false };
     });
+    await this.reschedule();
+    return result;
+  }
+
+  /**
+   * A human's decision on an incident awaiting approval. Returns false when there is nothing to
+   * decide (already decided, or not awaiting): a second click or a replay changes nothing.
+   */
+  async decide(id: string, decision: Decision, by: string | null): Promise<{ applied: boolean; state: string | null }> {
+    const result = this.ctx.storage.transactionSync(() => {
+      const incident = this.store.incident(id);
+      if (!incident) return { applied: false, state: null };
+      const now = new Date();
+      const at = now.toISOString();
+      if (decision === "snooze") {
+        const until = new Date(now.getTime() + 3600_000).toISOString();
+        this.store.snooze(incident.clusterKey, until, by);
+        this.store.journal(id, at, "approval", "snoozed", { by, until });
+        if (incident.phase === "approval") {
+          this.store.update(id, at, { state: "open", phase: "gather", nextRunAt: Date.parse(until), decision: null });
+        }
+        return { applied: true, state: this.store.incident(id)!.state };
+      }
+      if (incident.phase !== "approval") return { applied: false, state: incident.state };
+      if (decision === "approve") {
+        this.store.journal(id, at, "approval", "approved", { by });
+        this.store.update(id, at, { state: "acting", phase: "act", nextRunAt: now.getTime() });
+      } else {
+        this.store.journal(id, at, "approval", "skipped", { by });
+        this.store.update(id, at, { state: "open", phase: "idle", nextRunAt: null, decision: null });
+      }
+      return { applied: true, state: this.store.incident(id)!.state };
+    });
+    await this.reschedule();
+    return result;
+  }
+
+  /** Runs every incident whose turn has come. `overrides` let tests replace the outside world. */
+  async runDue(overrides: Partial<PipelineDeps> = {}): Promise<number> {
+    const deps = { ...createPipelineDeps(this.settings, this.env.LEDGER_INDEX.getByName("index")), ...overrides };
+    const groupId = this.groupId();
+    let steps = 0;
+    while (steps < MAX_STEPS_PER_ALARM) {
+      const due = this.store.nextDue(deps.now().getTime());
+      if (!due) break;
+      await advance(
+        { groupId, store: this.store, transaction: (fn) => this.ctx.storage.transactionSync(fn), deps },
+        due,
+      );
+      steps++;
+    }
+    await this.reschedule();
+    return steps;
+  }
+
+  override async alarm(): Promise<void> {
+    await this.runDue();
   }
 
   /** This project's incidents, newest first. */
@@ -163,26 +173,18 @@ export class Ledger extends DurableObject<LedgerEnv> {
       params.push(`${groupId.toLowerCase()}-${cursor.sortKey}`);
     }
     const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
-    const rows = this.sql
-      .exec<IncidentRow>(
-        `SELECT id, cluster_name, state, opened_at, updated_at FROM incidents ${where} ORDER BY id DESC LIMIT ?`,
-        ...params,
-        query.limit,
-      )
-      .toArray();
-    return rows.map((row) => summarize(groupId, row));
+    return this.ctx.storage.sql
+      .exec(`SELECT id FROM incidents ${where} ORDER BY id DESC LIMIT ?`, ...params, query.limit)
+      .toArray()
+      .map((row) => summarize(groupId, this.store.incident(String(row.id))!));
   }
 
   /** One incident with its alerts and journal; null when this project has no such incident. */
   getIncident(groupId: string, id: string): IncidentDetail | null {
-    const row = this.sql
-      .exec<IncidentRow>(
-        "SELECT id, cluster_name, state, opened_at, updated_at FROM incidents WHERE id = ?",
-        id,
-      )
-      .toArray()[0];
-    if (!row) return null;
-    const alerts = this.sql
+    const incident = this.store.incident(id);
+    if (!incident) return null;
+    const sql = this.ctx.storage.sql;
+    const alerts = sql
       .exec("SELECT * FROM deliveries WHERE incident_id = ? ORDER BY received_at, key", id)
       .toArray()
       .map(
@@ -196,7 +198,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
           receivedAt: String(d.received_at),
         }),
       );
-    const journal = this.sql
+    const journal = sql
       .exec("SELECT at, step, status, detail FROM journal WHERE incident_id = ? ORDER BY seq", id)
       .toArray()
       .map(
@@ -207,18 +209,19 @@ export class Ledger extends DurableObject<LedgerEnv> {
           detail: JSON.parse(String(j.detail)) as Record<string, unknown>,
         }),
       );
-    return { ...summarize(groupId, row), alerts, journal };
+    return { ...summarize(groupId, incident), alerts, journal };
   }
 
-  private applyDelivery({ alert, event, intent, relevant }: AlertDelivery): DeliveryOutcome {
+  private applyDelivery({ alert, event, intent, relevant }: AlertDelivery, now: Date): DeliveryOutcome {
+    const sql = this.ctx.storage.sql;
     const key = deliveryKey(alert, event);
-    const seen = this.sql.exec("SELECT incident_id FROM deliveries WHERE key = ?", key).toArray()[0];
+    const seen = sql.exec("SELECT incident_id FROM deliveries WHERE key = ?", key).toArray()[0];
     if (seen) return { status: "duplicate", incident: (seen.incident_id as string | null) ?? null };
 
-    const at = this.now().toISOString();
+    const at = now.toISOString();
     const cluster = clusterRefOf(alert);
     const record = (disposition: string, incident: string | null) =>
-      this.sql.exec(
+      sql.exec(
         `INSERT INTO deliveries (key, received_at, disposition, incident_id, alert_id, event, status, metric, value, units, updated, alert_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         key,
@@ -248,48 +251,63 @@ export class Ledger extends DurableObject<LedgerEnv> {
     }
 
     // Atlas does not promise ordering: a delivery older than what we know of this alert changes nothing.
-    const known = this.sql
-      .exec("SELECT incident_id, status, updated FROM alerts WHERE alert_id = ?", alert.id)
-      .toArray()[0];
+    const known = sql.exec("SELECT incident_id, status, updated FROM alerts WHERE alert_id = ?", alert.id).toArray()[0];
     if (known && Date.parse(String(known.updated)) > Date.parse(alert.updated)) {
       const incident = (known.incident_id as string | null) ?? null;
       record("stale", incident);
-      if (incident) this.journal(incident, at, "intake", "stale", summary);
+      if (incident) this.store.journal(incident, at, "intake", "stale", summary);
       return { status: "accepted", incident };
     }
 
-    const live = this.liveIncident(cluster.key);
+    const alertValue =
+      alert.metricName && alert.currentValue
+        ? { metricName: alert.metricName, value: alert.currentValue.number, at: alert.updated }
+        : undefined;
+    const live = this.store.liveIncident(cluster.key);
     let incident: string | null = live?.id ?? null;
     switch (intent) {
       case "open": {
         if (live) {
-          this.journal(live.id, at, "intake", "joined", summary);
-          this.touch(live.id, at);
+          this.store.journal(live.id, at, "intake", "joined", summary);
+          // Atlas still says the cluster is over its threshold after we thought it recovered: run again.
+          const rerun = live.state === "resolved" && live.phase === "idle";
+          this.store.update(live.id, at, {
+            ...(alertValue ? { alert: alertValue } : {}),
+            ...(rerun ? { state: "open", phase: "gather", nextRunAt: now.getTime(), decision: null } : {}),
+          });
         } else {
-          incident = this.openIncident(alert.groupId, cluster.key, cluster.name, "atlas", at);
-          this.journal(incident, at, "intake", "opened", summary);
+          incident = newIncidentId(alert.groupId, now);
+          this.store.open({
+            id: incident,
+            clusterKey: cluster.key,
+            clusterName: cluster.name,
+            mode: null,
+            origin: "atlas",
+            at,
+            nextRunAt: now.getTime(),
+          });
+          if (alertValue) this.store.update(incident, at, { alert: alertValue });
+          this.store.journal(incident, at, "intake", "opened", summary);
         }
         break;
       }
       case "close":
       case "cancel": {
-        const target = live?.id ?? null;
-        incident = target;
-        if (!target) break;
-        this.journal(target, at, "intake", intent === "close" ? "alert-closed" : "alert-cancelled", summary);
-        this.touch(target, at);
+        if (!live) break;
+        this.store.journal(live.id, at, "intake", intent === "close" ? "alert-closed" : "alert-cancelled", summary);
+        this.store.update(live.id, at, {});
         break;
       }
       case "note": {
         if (live) {
-          this.journal(live.id, at, "intake", "noted", summary);
-          this.touch(live.id, at);
+          this.store.journal(live.id, at, "intake", "noted", summary);
+          this.store.update(live.id, at, {});
         }
         break;
       }
     }
 
-    this.sql.exec(
+    sql.exec(
       `INSERT INTO alerts (alert_id, incident_id, status, updated) VALUES (?, ?, ?, ?)
        ON CONFLICT (alert_id) DO UPDATE SET incident_id = COALESCE(excluded.incident_id, alerts.incident_id),
          status = excluded.status, updated = excluded.updated`,
@@ -301,110 +319,60 @@ export class Ledger extends DurableObject<LedgerEnv> {
     record("accepted", incident);
 
     // The incident closes when every Atlas alert that joined it has closed or been cancelled.
-    if (incident && (intent === "close" || intent === "cancel"))
-      this.closeIfAllAlertsEnded(incident, at, intent);
+    if (incident && (intent === "close" || intent === "cancel")) this.closeIfAllAlertsEnded(incident, now, intent);
     return { status: "accepted", incident };
   }
 
-  private closeIfAllAlertsEnded(id: string, at: string, intent: "close" | "cancel"): void {
-    const open = this.sql
-      .exec(
-        "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = ? AND status NOT IN ('CLOSED', 'CANCELLED')",
-        id,
-      )
+  private closeIfAllAlertsEnded(id: string, now: Date, intent: "close" | "cancel"): void {
+    const open = this.ctx.storage.sql
+      .exec("SELECT COUNT(*) AS n FROM alerts WHERE incident_id = ? AND status NOT IN ('CLOSED', 'CANCELLED')", id)
       .one().n as number;
     if (open > 0) return;
-    this.sql.exec(
-      "UPDATE incidents SET state = 'closed', closed_at = ?, updated_at = ? WHERE id = ?",
-      at,
-      at,
-      id,
-    );
-    this.journal(id, at, "incident", "closed", {
+    const at = now.toISOString();
+    // Closed now, so the cluster's next alert opens a new incident; one last stats read follows.
+    this.store.update(id, at, { state: "closed", phase: "final-read", nextRunAt: now.getTime(), closedAt: at, decision: null });
+    this.store.journal(id, at, "incident", "closed", {
       reason: intent === "close" ? "Atlas closed the alert" : "Atlas cancelled the alert",
     });
   }
 
-  private liveIncident(clusterKey: string): { id: string; state: IncidentState } | null {
-    const row = this.sql
-      .exec("SELECT id, state FROM incidents WHERE cluster_key = ? AND state <> 'closed'", clusterKey)
-      .toArray()[0];
-    return row ? { id: String(row.id), state: row.state as IncidentState } : null;
-  }
-
-  private openIncident(
-    groupId: string,
-    clusterKey: string,
-    clusterName: string,
-    origin: string,
-    at: string,
-  ): string {
-    const id = newIncidentId(groupId, new Date(at));
-    this.sql.exec(
-      "INSERT INTO incidents (id, cluster_key, cluster_name, state, opened_at, updated_at, origin) VALUES (?, ?, ?, 'open', ?, ?, ?)",
-      id,
-      clusterKey,
-      clusterName,
-      at,
-      at,
-      origin,
-    );
-    return id;
-  }
-
-  private touch(id: string, at: string): void {
-    this.sql.exec("UPDATE incidents SET updated_at = ? WHERE id = ?", at, id);
-  }
-
-  private journal(
-    incident: string,
-    at: string,
-    step: string,
-    status: string,
-    detail: Record<string, unknown>,
-  ): void {
-    this.sql.exec(
-      "INSERT INTO journal (incident_id, at, step, status, detail) VALUES (?, ?, ?, ?, ?)",
-      incident,
-      at,
-      step,
-      status,
-      JSON.stringify(detail),
-    );
+  private async reschedule(): Promise<void> {
+    const next = this.store.earliestRun();
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
   }
 
   /** Tells the index about this project once; safe to repeat, so concurrent first calls are fine. */
   private async ensureRegistered(groupId: string): Promise<void> {
-    const done = this.sql.exec("SELECT 1 FROM meta WHERE key = 'registered'").toArray().length > 0;
+    const done = this.ctx.storage.sql.exec("SELECT 1 FROM meta WHERE key = 'registered'").toArray().length > 0;
     if (done) return;
     await this.env.LEDGER_INDEX.getByName("index").register(groupId);
-    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('registered', ?)", groupId);
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('registered', ?)", groupId.toLowerCase());
   }
 }
 
-function summarize(groupId: string, row: IncidentRow): IncidentSummary {
-  const state = (INCIDENT_STATES as readonly string[]).includes(row.state)
-    ? (row.state as IncidentState)
-    : "open";
+function summarize(groupId: string, incident: IncidentRecord): IncidentSummary {
   return {
-    id: row.id,
-    cluster: { groupId, name: row.cluster_name },
-    state,
-    openedAt: row.opened_at,
-    updatedAt: row.updated_at,
+    id: incident.id,
+    cluster: { groupId, name: incident.clusterName },
+    state: incident.state,
+    openedAt: incident.openedAt,
+    updatedAt: incident.updatedAt,
   };
 }
 
 /**
- * The list of projects that have a ledger, so `GET /incidents` can fan out to each.
- * Schema: `projects (group_id TEXT PK, first_seen TEXT)`.
+ * The list of projects that have a ledger, and the global action budget.
+ * Schema: `projects (group_id TEXT PK, first_seen TEXT)`,
+ *         `actions (key TEXT PK, target TEXT, at TEXT, outcome TEXT)` — the last 24 h of actions.
  */
 export class LedgerIndex extends DurableObject {
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS projects (group_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL)",
-    );
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS projects (group_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS actions (key TEXT PRIMARY KEY, target TEXT NOT NULL, at TEXT NOT NULL, outcome TEXT NOT NULL);
+    `);
   }
 
   /** Adds a project; repeating it is harmless. */
@@ -422,5 +390,43 @@ export class LedgerIndex extends DurableObject {
       .exec("SELECT group_id FROM projects ORDER BY group_id")
       .toArray()
       .map((r) => String(r.group_id));
+  }
+
+  /** Actions of the 24 hours before `now`, oldest first. */
+  recentActions(nowIso: string): PastAction[] {
+    const since = new Date(Date.parse(nowIso) - 24 * 3600_000).toISOString();
+    this.ctx.storage.sql.exec("DELETE FROM actions WHERE at < ?", since);
+    return this.ctx.storage.sql
+      .exec("SELECT target, at, outcome FROM actions ORDER BY at")
+      .toArray()
+      .map((r) => ({ target: String(r.target), at: String(r.at), outcome: r.outcome as PastAction["outcome"] }));
+  }
+
+  /** Re-checks the budget and records the action, atomically; a repeated key succeeds without counting twice. */
+  reserve(input: {
+    key: string;
+    target: string;
+    at: string;
+    cooldownMinutes: number;
+    maxActionsPerHour: number;
+  }): { ok: true } | { ok: false; reason: "cooldown" | "hourly-cap"; until: string } {
+    return this.ctx.storage.transactionSync(() => {
+      const existing = this.ctx.storage.sql.exec("SELECT 1 FROM actions WHERE key = ?", input.key).toArray();
+      if (existing.length > 0) return { ok: true as const };
+      const blocked = budgetCheck(input.target, this.recentActions(input.at), input, new Date(input.at));
+      if (blocked) return { ok: false as const, ...blocked };
+      this.ctx.storage.sql.exec(
+        "INSERT INTO actions (key, target, at, outcome) VALUES (?, ?, ?, 'sending')",
+        input.key,
+        input.target,
+        input.at,
+      );
+      return { ok: true as const };
+    });
+  }
+
+  /** Records how a reserved action ended. */
+  settle(key: string, outcome: PastAction["outcome"]): void {
+    this.ctx.storage.sql.exec("UPDATE actions SET outcome = ? WHERE key = ?", outcome, key);
   }
 }

@@ -52,10 +52,11 @@ describe("published example payloads", () => {
     expect(outcome.status).toBe("accepted");
     expect(outcome.incident).toMatch(/^66aa00000000000000000003-/);
     const detail = await incident(outcome.incident!);
-    expect(detail.state).toBe("open");
+    // The pipeline starts from the ledger's alarm right away, so the state may already have moved on.
+    expect(detail.state).not.toBe("closed");
     expect(detail.cluster).toEqual({ groupId: "66aa00000000000000000003", name: "Cluster0" });
     expect(detail.alerts).toHaveLength(1);
-    expect(detail.journal.map((j) => `${j.step}:${j.status}`)).toEqual(["intake:opened"]);
+    expect(detail.journal[0]).toMatchObject({ step: "intake", status: "opened" });
   });
 
   it("E: a Flex connections alert opens an incident", async () => {
@@ -219,14 +220,15 @@ describe("dedupe, joining and closing", () => {
 
     const closeFirst = alertWith(M0_CONNECTIONS_OPEN, { status: "CLOSED", updated: "2026-08-13T10:20:00Z", resolved: "2026-08-13T10:20:00Z" });
     expect(await json(await deliver(closeFirst, { event: "alert.close" }))).toEqual({ status: "accepted", incident: first.incident });
-    expect((await incident(first.incident!)).state).toBe("open");
+    expect((await incident(first.incident!)).state).not.toBe("closed");
 
     const closeSecond = alertWith(second, { status: "CLOSED", updated: "2026-08-13T10:21:00Z" });
     await deliver(closeSecond, { event: "alert.close" });
     const closed = await incident(first.incident!);
     expect(closed.state).toBe("closed");
     expect(closed.alerts).toHaveLength(5);
-    expect(closed.journal.map((j) => `${j.step}:${j.status}`)).toEqual([
+    const intake = closed.journal.filter((j) => j.step === "intake" || (j.step === "incident" && j.status === "closed"));
+    expect(intake.map((j) => `${j.step}:${j.status}`)).toEqual([
       "intake:opened",
       "intake:joined",
       "intake:joined",
@@ -248,7 +250,9 @@ describe("dedupe, joining and closing", () => {
     });
     const detail = await incident(id!);
     expect(detail.state).toBe("closed");
-    expect(detail.journal.at(-1)).toMatchObject({ step: "incident", status: "closed", detail: { reason: "Atlas cancelled the alert" } });
+    expect(detail.journal.find((j) => j.step === "incident" && j.status === "closed")).toMatchObject({
+      detail: { reason: "Atlas cancelled the alert" },
+    });
   });
 
   it("journals acknowledge and inform events without changing the incident", async () => {
@@ -256,8 +260,8 @@ describe("dedupe, joining and closing", () => {
     const acked = alertWith(M0_CONNECTIONS_OPEN, { updated: "2026-08-13T10:02:00Z" });
     expect(await json(await deliver(acked, { event: "alert.acknowledge" }))).toEqual({ status: "accepted", incident: id });
     const detail = await incident(id!);
-    expect(detail.state).toBe("open");
-    expect(detail.journal.at(-1)).toMatchObject({ step: "intake", status: "noted" });
+    expect(detail.state).not.toBe("closed");
+    expect(detail.journal.filter((j) => j.step === "intake").at(-1)).toMatchObject({ step: "intake", status: "noted" });
   });
 
   it("falls back to the payload's status when X-MMS-Event is missing", async () => {

@@ -66,7 +66,7 @@ export const atlasWebhook = new Hono<AppEnv>().post(
       const outcome = await ledgers.record(alert.groupId, delivery);
       log.log("info", "webhook.recorded", {
         alertId: alert.id,
-        event,
+        mmsEvent: event,
         metric: alert.metricName ?? null,
         status: outcome.status,
         incident: outcome.incident,

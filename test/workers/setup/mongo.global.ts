@@ -29,6 +29,11 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** Base URL of the fake-MongoDB control plane, e.g. "http://127.0.0.1:41234". */
     mongoControlUrl: string;
+    /**
+     * Fakes started before the Worker, so its configuration (CLUSTERS' connection strings) can name
+     * them: the end-to-end clusters. Their ids work with every control route above.
+     */
+    e2eMongo: Record<"m0" | "m10" | "full", FakeCreated>;
   }
 }
 
@@ -199,6 +204,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("mongo control plane: no TCP address");
   project.provide("mongoControlUrl", `http://127.0.0.1:${address.port}`);
+
+  // An M0 with a 50-connection limit (small, so a leaky app fills it in a moment), an M10, and an
+  // M0 small enough for a test to fill completely.
+  const e2e = {} as Record<"m0" | "m10" | "full", FakeCreated>;
+  for (const [name, tier, connectionLimit] of [
+    ["m0", "M0", 50],
+    ["m10", "M10", 100],
+    ["full", "M0", 4],
+  ] as const) {
+    const fake = await startFakeMongo({ tier, connectionLimit });
+    fakes.set(`e2e-${name}`, { fake, apps: new Map() });
+    e2e[name] = { id: `e2e-${name}`, port: fake.port, uri: fake.uri() };
+  }
+  project.provide("e2eMongo", e2e);
 
   return async () => {
     for (const entry of fakes.values()) {

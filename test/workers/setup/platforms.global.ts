@@ -11,12 +11,15 @@
  * keyed by target, so files stay independent as long as each uses its own target names.
  */
 import type { TestProject } from "vitest/node";
-import { startFakePlatforms } from "../../fakes/platforms.ts";
+import { type FakeTargetSetup, startFakePlatforms } from "../../fakes/platforms.ts";
+import { E2E_TARGETS } from "../e2e-plan.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     /** Base URL of the fake deploy platforms, e.g. "http://127.0.0.1:41234". */
     platformsUrl: string;
+    /** The end-to-end targets (test/workers/e2e-plan.ts), registered before the Worker starts. */
+    e2eTargets: FakeTargetSetup[];
   }
 }
 
@@ -24,5 +27,9 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const fake = await startFakePlatforms();
   project.provide("platformsUrl", fake.baseUrl);
+  project.provide(
+    "e2eTargets",
+    E2E_TARGETS.map((t) => fake.target(t.kind, t.name, t.options)),
+  );
   return () => fake.close();
 }

@@ -1,0 +1,43 @@
+/**
+ * Builds the pipeline's dependencies inside the Worker: the runtime's `fetch`, the stats sources a
+ * cluster has, the redeploy adapters, and the global action budget held by `LedgerIndex`.
+ * Wiring only; every behaviour lives in the modules it imports.
+ */
+import type { Config } from "../config/schema.ts";
+import { createConsoleLogger, describeError } from "../observability/log.ts";
+import { createRedeployAdapter } from "../platforms/index.ts";
+import type { ActionLimiter, PipelineDeps } from "../response/pipeline.ts";
+import { createSourceFactory } from "../stats/sources.ts";
+
+interface IndexStub {
+  recentActions(nowIso: string): Promise<Awaited<ReturnType<ActionLimiter["recent"]>>>;
+  reserve(input: Parameters<ActionLimiter["reserve"]>[0]): ReturnType<ActionLimiter["reserve"]>;
+  settle(key: string, outcome: Parameters<ActionLimiter["settle"]>[1]): Promise<void>;
+}
+
+/** The Worker's pipeline dependencies for `config`. */
+export function createPipelineDeps(config: Config, index: IndexStub): PipelineDeps {
+  const fetchImpl = (input: Request | string | URL, init?: RequestInit) => fetch(input, init);
+  const factory = createSourceFactory(config, fetchImpl, { now: () => Date.now() });
+  return {
+    now: () => new Date(),
+    config,
+    log: createConsoleLogger(config.secrets),
+    sources: (context) => factory.sourcesFor(context.groupId, context.cluster),
+    adapter: (target) => createRedeployAdapter({ target, secrets: (name: string) => config.secret(name), fetch: fetchImpl }),
+    async failover(groupId, cluster) {
+      if (!factory.atlas) return { ok: false, detail: "no Atlas Admin API credentials are configured" };
+      try {
+        await factory.atlas.restartPrimaries(groupId, cluster);
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, detail: describeError(error).message };
+      }
+    },
+    limiter: {
+      recent: (now) => index.recentActions(now.toISOString()),
+      reserve: (input) => index.reserve(input),
+      settle: (key, outcome) => index.settle(key, outcome),
+    },
+  };
+}

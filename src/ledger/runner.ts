@@ -1,0 +1,461 @@
+/**
+ * The response pipeline's sequencing: gather → decide → (approval) → act → verify, one phase per
+ * call, each phase's outcome journaled in the same transaction that moves the incident on. The
+ * ledger's alarm calls `advance` for every incident whose turn has come.
+ *
+ * Durability rules (DESIGN §5):
+ * - A phase that dies before its transaction leaves the incident where it was; the alarm reruns it.
+ *   Gather, decide and verify only read, so rerunning them is harmless.
+ * - `act` writes a `sending` action row (and journal line) *before* calling the platform, and
+ *   settles it after. An alarm that finds a `sending` row does not know whether the call went out:
+ *   it marks it `unknown`, never repeats it, and escalates to a human. A crash before the row is
+ *   written simply reruns `act`, which sends exactly once.
+ */
+import type { Target } from "../config/schema.ts";
+import { describeError } from "../observability/log.ts";
+import { preventionAdvice } from "../response/advice.ts";
+import { type ClusterContext, type PipelineDeps, readAll, summarizeAssessment } from "../response/pipeline.ts";
+import { type Decision, type PastAction, plan } from "../response/policy.ts";
+import { type Assessment, assess } from "../stats/assess.ts";
+import { createAlertStatsSource } from "../stats/alert-source.ts";
+import type { IncidentRecord, LedgerStore } from "./store.ts";
+
+/** How long to wait before re-checking when a platform says a deploy is still running. */
+const DEPLOY_RUNNING_RETRY_MS = 2 * 60_000;
+/** Backoff after a phase fails unexpectedly: grows per failure, capped. */
+const ERROR_BACKOFF_MS = 30_000;
+const MAX_ERROR_BACKOFF_MS = 15 * 60_000;
+
+export interface RunnerContext {
+  groupId: string;
+  store: LedgerStore;
+  /** Runs `fn` as one SQLite transaction. */
+  transaction<T>(fn: () => T): T;
+  deps: PipelineDeps;
+}
+
+/** Advances one incident by one phase. Expected failures are journaled; bugs are caught and backed off. */
+export async function advance(ctx: RunnerContext, incident: IncidentRecord): Promise<void> {
+  try {
+    switch (incident.phase) {
+      case "gather":
+        return await gather(ctx, incident, "stats");
+      case "final-read":
+        return await gather(ctx, incident, "final");
+      case "decide":
+        return await decide(ctx, incident);
+      case "act":
+        return await act(ctx, incident);
+      case "verify":
+        return await verify(ctx, incident);
+      case "approval":
+      case "idle":
+        // Nothing is due in these phases; clear a stray schedule.
+        ctx.transaction(() => ctx.store.update(incident.id, ctx.deps.now().toISOString(), { nextRunAt: null }));
+        return;
+    }
+  } catch (error) {
+    const failures = incident.failures + 1;
+    const at = ctx.deps.now();
+    const delay = Math.min(ERROR_BACKOFF_MS * 2 ** (failures - 1), MAX_ERROR_BACKOFF_MS);
+    ctx.deps.log.log("error", "pipeline.step-failed", { incident: incident.id, phase: incident.phase, ...describeError(error) });
+    ctx.transaction(() => {
+      ctx.store.journal(incident.id, at.toISOString(), incident.phase, "error", {
+        ...describeError(error),
+        retryInSeconds: delay / 1000,
+      });
+      ctx.store.update(incident.id, at.toISOString(), { failures, nextRunAt: at.getTime() + delay });
+    });
+  }
+}
+
+function clusterContext(ctx: RunnerContext, incident: IncidentRecord, withAlert: boolean): ClusterContext {
+  return { groupId: ctx.groupId, cluster: incident.clusterName, alert: withAlert ? incident.alert : null };
+}
+
+async function measure(ctx: RunnerContext, incident: IncidentRecord, withAlert: boolean): Promise<Assessment> {
+  const { deps } = ctx;
+  const context = clusterContext(ctx, incident, withAlert);
+  const sources = deps.sources(context);
+  if (withAlert && incident.alert) sources.push(createAlertStatsSource(incident.alert));
+  const now = deps.now();
+  const readings = await readAll(sources, now);
+  const tierHint =
+    deps.config.clusters.find((c) => c.groupId.toLowerCase() === ctx.groupId && c.name === incident.clusterName)?.tier ?? null;
+  return assess({ readings, history: ctx.store.readings(incident.clusterKey), tierHint, now: deps.now() });
+}
+
+async function gather(ctx: RunnerContext, incident: IncidentRecord, kind: "stats" | "final"): Promise<void> {
+  const assessment = await measure(ctx, incident, kind === "stats");
+  const at = ctx.deps.now();
+  ctx.transaction(() => {
+    const current = ctx.store.incident(incident.id);
+    if (!current || current.phase !== incident.phase) return; // moved on meanwhile (e.g. closed)
+    if (assessment.current !== null) ctx.store.addReading(incident.clusterKey, assessment.at, assessment.current);
+    const okSources = assessment.sources.filter((s) => s.ok).length;
+    ctx.store.journal(incident.id, at.toISOString(), "stats", kind === "final" ? "final" : okSources === assessment.sources.length ? "ok" : "partial", summarizeAssessment(assessment));
+    if (kind === "final") {
+      ctx.store.update(incident.id, at.toISOString(), { phase: "idle", nextRunAt: null, last: { ...assessment }, failures: 0 });
+      return;
+    }
+    ctx.store.update(incident.id, at.toISOString(), {
+      phase: "decide",
+      nextRunAt: at.getTime(),
+      last: { ...assessment },
+      ...(current.before ? {} : { before: { ...assessment } }),
+      failures: 0,
+    });
+  });
+}
+
+function pastActions(ctx: RunnerContext, incident: IncidentRecord): PastAction[] {
+  return ctx.store
+    .actions(incident.id)
+    .filter((a) => a.status !== "dry-run")
+    .map((a) => ({ target: a.target, at: a.at, outcome: a.status as PastAction["outcome"] }));
+}
+
+async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<void> {
+  const { deps, store } = ctx;
+  const assessment = incident.last as unknown as Assessment | null;
+  if (!assessment) {
+    ctx.transaction(() => store.update(incident.id, deps.now().toISOString(), { phase: "gather", nextRunAt: deps.now().getTime() }));
+    return;
+  }
+  const recentActions = await deps.limiter.recent(deps.now());
+  const now = deps.now();
+  const decision = plan({
+    assessment,
+    cluster: incident.clusterName,
+    policy: deps.config.policy,
+    targets: deps.config.targets,
+    attempts: pastActions(ctx, incident),
+    recentActions,
+    lastFailoverAt: store.lastFailoverAt(incident.clusterKey),
+    snoozedUntil: store.snoozedUntil(incident.clusterKey),
+    now,
+  });
+  const at = now.toISOString();
+  const firstDecision = !store.actions(incident.id).length && incident.decision === null;
+
+  ctx.transaction(() => {
+    const current = store.incident(incident.id);
+    if (!current || current.phase !== "decide") return;
+    store.journal(incident.id, at, "plan", decision.kind, describeDecision(decision));
+    if (firstDecision && (decision.kind === "redeploy" || decision.kind === "failover" || decision.kind === "no-targets")) {
+      const culprits = decision.kind === "redeploy" ? decision.culprits : [];
+      store.journal(incident.id, at, "advice", "ok", { advice: preventionAdvice(assessment, culprits) });
+    }
+    const mode = current.mode ?? deps.config.modeFor(ctx.groupId, incident.clusterName);
+    const tried = store.actions(incident.id).filter((a) => a.status !== "dry-run").length > 0;
+    switch (decision.kind) {
+      case "below-threshold":
+        store.update(incident.id, at, { state: "resolved", phase: "idle", nextRunAt: null, decision: null });
+        store.journal(incident.id, at, "incident", "resolved", resolution(current, assessment, tried));
+        return;
+      case "cannot-measure":
+      case "unknown-outcome":
+      case "exhausted":
+      case "no-targets":
+        store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null, decision: null });
+        store.journal(incident.id, at, "incident", "escalated", { reason: escalationReason(decision) });
+        return;
+      case "snoozed":
+        store.update(incident.id, at, { phase: "gather", nextRunAt: Date.parse(decision.until) });
+        return;
+      case "blocked":
+        store.update(incident.id, at, { state: "open", phase: "gather", nextRunAt: Date.parse(decision.until) });
+        return;
+      case "redeploy":
+      case "failover": {
+        const stored = storedDecision(decision);
+        if (mode === "notify") {
+          store.update(incident.id, at, { phase: "idle", nextRunAt: null, decision: stored });
+          store.journal(incident.id, at, "action", "notify-only", { wouldDo: describeDecision(decision) });
+          return;
+        }
+        if (mode === "dry-run") {
+          const calls =
+            decision.kind === "redeploy"
+              ? [deps.adapter(decision.target).plan(actionRequest(incident.id, decision.target.name, 1, decision.reason))]
+              : [{ target: incident.clusterName, kind: "atlas", action: "test failover", method: "POST", endpoint: "Atlas Admin API restartPrimaries" }];
+          for (const call of calls) {
+            store.addAction({
+              incidentId: incident.id,
+              target: call.target,
+              kind: call.kind,
+              attempt: 0,
+              status: "dry-run",
+              at,
+              idempotencyKey: `${incident.id}:${call.target}:dry-run`,
+              detail: { ...call },
+            });
+            store.journal(incident.id, at, "action", "dry-run", { ...call });
+          }
+          store.update(incident.id, at, { phase: "idle", nextRunAt: null, decision: stored });
+          return;
+        }
+        // Failover drops every connection of the cluster: it always waits for a human.
+        if (mode === "approve" || decision.kind === "failover") {
+          store.update(incident.id, at, { state: "awaiting-approval", phase: "approval", nextRunAt: null, decision: stored });
+          store.journal(incident.id, at, "approval", "requested", describeDecision(decision));
+          return;
+        }
+        store.update(incident.id, at, { state: "acting", phase: "act", nextRunAt: now.getTime(), decision: stored });
+        return;
+      }
+    }
+  });
+}
+
+async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> {
+  const { deps, store } = ctx;
+  const now = deps.now();
+  const at = now.toISOString();
+  const decision = incident.decision as StoredDecision | null;
+
+  // An action journaled as sending but never settled: its outcome is unknown. Never send it again.
+  const pending = store.actions(incident.id).find((a) => a.status === "sending");
+  if (pending) {
+    ctx.transaction(() => {
+      store.settleAction(pending.id, "unknown", at, { ...pending.detail, note: "the responder stopped after sending" });
+      store.journal(incident.id, at, "action", "unknown", {
+        target: pending.target,
+        detail: "the responder stopped between sending the call and recording its answer; it will not be repeated",
+      });
+      store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null });
+      store.journal(incident.id, at, "incident", "escalated", { reason: `the outcome of the call to ${pending.target} is unknown: check it by hand` });
+    });
+    await deps.limiter.settle(pending.idempotencyKey, "unknown");
+    return;
+  }
+  if (!decision) {
+    ctx.transaction(() => store.update(incident.id, at, { phase: "decide", nextRunAt: now.getTime() }));
+    return;
+  }
+
+  if (decision.kind === "failover") return failover(ctx, incident, decision);
+
+  const target = deps.config.targets.find((t) => t.name === decision.target);
+  if (!target) {
+    ctx.transaction(() => {
+      store.journal(incident.id, at, "action", "failed", { target: decision.target, detail: "target is no longer configured" });
+      store.update(incident.id, at, { phase: "decide", nextRunAt: now.getTime(), decision: null });
+    });
+    return;
+  }
+  const adapter = deps.adapter(target);
+  if ((await adapter.deployInProgress()) === true) {
+    ctx.transaction(() => {
+      store.journal(incident.id, at, "action", "deferred", { target: target.name, detail: "a deploy of this target is still running" });
+      store.update(incident.id, at, { nextRunAt: now.getTime() + DEPLOY_RUNNING_RETRY_MS });
+    });
+    return;
+  }
+
+  const attempt = store.actions(incident.id).filter((a) => a.target === target.name && a.status !== "dry-run").length + 1;
+  const request = actionRequest(incident.id, target.name, attempt, decision.reason);
+  const reservation = await deps.limiter.reserve({
+    key: request.idempotencyKey,
+    target: target.name,
+    at,
+    cooldownMinutes: deps.config.policy.cooldownMinutes,
+    maxActionsPerHour: deps.config.policy.maxActionsPerHour,
+  });
+  if (!reservation.ok) {
+    ctx.transaction(() => {
+      store.journal(incident.id, at, "plan", "blocked", { target: target.name, reason: reservation.reason, until: reservation.until });
+      store.update(incident.id, at, { state: "open", phase: "gather", nextRunAt: Date.parse(reservation.until), decision: null });
+    });
+    return;
+  }
+
+  const call = adapter.plan(request);
+  const actionId = ctx.transaction(() => {
+    store.journal(incident.id, at, "action", "sending", { ...call, attempt });
+    return store.addAction({
+      incidentId: incident.id,
+      target: target.name,
+      kind: target.kind,
+      attempt,
+      status: "sending",
+      at,
+      idempotencyKey: request.idempotencyKey,
+      detail: { ...call },
+    });
+  });
+
+  const outcome = await adapter.redeploy(request);
+
+  const settledAt = deps.now();
+  ctx.transaction(() => {
+    store.settleAction(actionId, outcome.kind, settledAt.toISOString(), { ...call, outcome });
+    const { kind: _outcome, ...outcomeDetail } = outcome;
+    store.journal(incident.id, settledAt.toISOString(), "action", outcome.kind, { target: target.name, platform: target.kind, ...outcomeDetail });
+    switch (outcome.kind) {
+      case "started": {
+        const first = deps.config.policy.verifyAfterSeconds[0]!;
+        store.update(incident.id, settledAt.toISOString(), {
+          state: "verifying",
+          phase: "verify",
+          checksDone: 0,
+          nextRunAt: settledAt.getTime() + first * 1000,
+        });
+        return;
+      }
+      case "failed":
+        store.update(incident.id, settledAt.toISOString(), { phase: "decide", nextRunAt: settledAt.getTime(), decision: null });
+        return;
+      case "unknown":
+        store.update(incident.id, settledAt.toISOString(), { state: "escalated", phase: "idle", nextRunAt: null });
+        store.journal(incident.id, settledAt.toISOString(), "incident", "escalated", {
+          reason: `the outcome of the call to ${target.name} is unknown: check it by hand`,
+        });
+        return;
+    }
+  });
+  await deps.limiter.settle(request.idempotencyKey, outcome.kind);
+}
+
+async function failover(ctx: RunnerContext, incident: IncidentRecord, decision: StoredDecision): Promise<void> {
+  const { deps, store } = ctx;
+  const at = deps.now().toISOString();
+  const key = `${incident.id}:failover`;
+  const actionId = ctx.transaction(() => {
+    store.journal(incident.id, at, "action", "sending", { target: incident.clusterName, kind: "atlas", action: "test failover" });
+    store.recordFailover(incident.clusterKey, at);
+    return store.addAction({
+      incidentId: incident.id,
+      target: incident.clusterName,
+      kind: "atlas",
+      attempt: 1,
+      status: "sending",
+      at,
+      idempotencyKey: key,
+      detail: { action: "test failover", reason: decision.reason },
+    });
+  });
+  const result = await deps.failover(ctx.groupId, incident.clusterName);
+  const settled = deps.now();
+  ctx.transaction(() => {
+    const status = result.ok ? "started" : "failed";
+    store.settleAction(actionId, status, settled.toISOString(), result.ok ? { action: "test failover" } : { detail: result.detail });
+    store.journal(incident.id, settled.toISOString(), "action", status, result.ok ? { target: incident.clusterName, kind: "atlas" } : { detail: result.detail });
+    if (result.ok) {
+      store.update(incident.id, settled.toISOString(), {
+        state: "verifying",
+        phase: "verify",
+        checksDone: 0,
+        nextRunAt: settled.getTime() + deps.config.policy.verifyAfterSeconds[0]! * 1000,
+      });
+    } else {
+      store.update(incident.id, settled.toISOString(), { state: "escalated", phase: "idle", nextRunAt: null });
+      store.journal(incident.id, settled.toISOString(), "incident", "escalated", { reason: "Test Failover failed" });
+    }
+  });
+}
+
+async function verify(ctx: RunnerContext, incident: IncidentRecord): Promise<void> {
+  const { deps, store } = ctx;
+  const assessment = await measure(ctx, incident, false);
+  const now = deps.now();
+  const at = now.toISOString();
+  const checks = deps.config.policy.verifyAfterSeconds;
+  const threshold = deps.config.policy.actAtPercent;
+  ctx.transaction(() => {
+    const current = store.incident(incident.id);
+    if (!current || current.phase !== "verify") return;
+    if (assessment.current !== null) store.addReading(incident.clusterKey, assessment.at, assessment.current);
+    const done = current.checksDone + 1;
+    const recovered = assessment.percent !== null && assessment.percent < threshold;
+    store.journal(incident.id, at, "verify", assessment.percent === null ? "unmeasured" : recovered ? "recovered" : "still-high", {
+      check: done,
+      of: checks.length,
+      ...summarizeAssessment(assessment),
+    });
+    if (recovered) {
+      store.update(incident.id, at, { state: "resolved", phase: "idle", nextRunAt: null, last: { ...assessment }, checksDone: done, decision: null });
+      store.journal(incident.id, at, "incident", "resolved", resolution(current, assessment, true));
+      return;
+    }
+    if (done < checks.length) {
+      const lastAction = store.actions(incident.id).filter((a) => a.status === "started").at(-1);
+      const base = lastAction ? Date.parse(lastAction.at) : now.getTime();
+      store.update(incident.id, at, { checksDone: done, nextRunAt: Math.max(now.getTime(), base + checks[done]! * 1000), last: { ...assessment } });
+      return;
+    }
+    if (assessment.percent === null) {
+      store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null, checksDone: done });
+      store.journal(incident.id, at, "incident", "escalated", { reason: "recovery could not be measured: no live stats source answered" });
+      return;
+    }
+    // Still high after every check: plan again (the next target, or escalation).
+    store.update(incident.id, at, { state: "open", phase: "decide", nextRunAt: now.getTime(), last: { ...assessment }, checksDone: done, decision: null });
+  });
+}
+
+// -- decisions as stored and journaled ------------------------------------------------------------
+
+type StoredDecision =
+  | { kind: "redeploy"; target: string; reason: string; culprits: string[] }
+  | { kind: "failover"; reason: string };
+
+function storedDecision(decision: Extract<Decision, { kind: "redeploy" | "failover" }>): StoredDecision {
+  return decision.kind === "redeploy"
+    ? { kind: "redeploy", target: decision.target.name, reason: decision.reason, culprits: decision.culprits.map((c) => c.app) }
+    : { kind: "failover", reason: decision.reason };
+}
+
+/** A decision as a journal detail: names and figures only. */
+export function describeDecision(decision: Decision): Record<string, unknown> {
+  switch (decision.kind) {
+    case "redeploy":
+      return { target: decision.target.name, kind: decision.target.kind, reason: decision.reason, culprits: decision.culprits.map((c) => c.app) };
+    case "failover":
+      return { action: "test failover", reason: decision.reason };
+    case "below-threshold":
+      return { percent: decision.percent, threshold: decision.threshold };
+    case "blocked":
+      return { target: decision.target, reason: decision.reason, until: decision.until };
+    case "snoozed":
+      return { until: decision.until };
+    case "unknown-outcome":
+      return { target: decision.target };
+    case "exhausted":
+      return { tried: decision.tried };
+    case "no-targets":
+      return { reason: decision.reason };
+    case "cannot-measure":
+      return { reason: "no source could measure the connections" };
+  }
+}
+
+function escalationReason(decision: Decision): string {
+  switch (decision.kind) {
+    case "cannot-measure":
+      return "no source could measure the connections, so nothing was done blind";
+    case "unknown-outcome":
+      return `the outcome of an earlier call to ${decision.target} is unknown`;
+    case "exhausted":
+      return `still above the threshold after redeploying ${decision.tried.join(", ")}`;
+    case "no-targets":
+      return decision.reason;
+    default:
+      return decision.kind;
+  }
+}
+
+function resolution(incident: IncidentRecord, after: Assessment, acted: boolean): Record<string, unknown> {
+  const before = incident.before as { current?: number | null; percent?: number | null } | null;
+  return {
+    before: { current: before?.current ?? null, percent: before?.percent ?? null },
+    after: { current: after.current, percent: after.percent },
+    note: acted ? "connections came down after the action" : "already below the threshold; nothing was done",
+  };
+}
+
+function actionRequest(incidentId: string, target: string, attempt: number, reason: string) {
+  return { incidentId, reason, idempotencyKey: `${incidentId}:${target}:${attempt}` };
+}
+
+export type { Target };

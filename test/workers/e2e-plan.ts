@@ -1,0 +1,35 @@
+/**
+ * The end-to-end scenarios' fixed names: projects, clusters and deploy targets that the Worker's
+ * test configuration (./bindings.ts) and the fakes' global setups agree on before the Worker starts.
+ * Each scenario has its own project, so faults and call logs never cross between tests.
+ */
+import type { FakePlatform, FakeTargetOptions } from "../fakes/platforms.ts";
+
+export const E2E = {
+  m0: { groupId: "e2e000000000000000000001", cluster: "E2eM0" },
+  m10: { groupId: "e2e000000000000000000002", cluster: "E2eM10" },
+  full: { groupId: "e2e000000000000000000003", cluster: "E2eFull" },
+  modes: { groupId: "e2e000000000000000000004", notify: "E2eNotify", dry: "E2eDry", approve: "E2eApprove" },
+  crash: { groupId: "e2e000000000000000000005", after: "E2eCrashAfter", before: "E2eCrashBefore" },
+} as const;
+
+export interface E2eTarget {
+  kind: FakePlatform;
+  name: string;
+  options?: FakeTargetOptions;
+  clusters: string[];
+  appNames?: string[];
+}
+
+export const E2E_TARGETS: readonly E2eTarget[] = [
+  { kind: "vercel", name: "m0-web", clusters: [E2E.m0.cluster] },
+  { kind: "vercel", name: "m0-worker", clusters: [E2E.m0.cluster] },
+  { kind: "vercel", name: "m10-admin", clusters: [E2E.m10.cluster], appNames: ["admin"] },
+  { kind: "vercel", name: "m10-shop", clusters: [E2E.m10.cluster], appNames: ["shop-web"] },
+  { kind: "netlify", name: "full-web", clusters: [E2E.full.cluster] },
+  { kind: "vercel", name: "notify-web", clusters: [E2E.modes.notify] },
+  { kind: "railway", name: "dry-web", clusters: [E2E.modes.dry] },
+  { kind: "vercel", name: "approve-web", clusters: [E2E.modes.approve] },
+  { kind: "vercel", name: "crash-after", clusters: [E2E.crash.after] },
+  { kind: "render", name: "crash-before", clusters: [E2E.crash.before], options: { api: true } },
+];
