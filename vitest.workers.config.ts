@@ -27,6 +27,7 @@ export default defineProject({
       "./test/workers/setup/mongo.global.ts",
       "./test/workers/setup/atlas.global.ts",
       "./test/workers/setup/platforms.global.ts",
+      "./test/workers/setup/slack.global.ts",
     ],
     // Workaround: without pre-bundling, the workers module fallback resolves require("bson") inside
     // mongodb/lib/bson.js to that file itself ("Maximum call stack size exceeded"). Pre-bundle the

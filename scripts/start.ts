@@ -22,7 +22,10 @@ const pick = (name: string): string => {
   generated.push(name);
   return `local-${randomBytes(18).toString("base64url")}`;
 };
-const adminToken = typeof process.env.ADMIN_TOKEN === "string" && process.env.ADMIN_TOKEN ? process.env.ADMIN_TOKEN : pick("ADMIN_TOKEN");
+const adminToken =
+  typeof process.env.ADMIN_TOKEN === "string" && process.env.ADMIN_TOKEN
+    ? process.env.ADMIN_TOKEN
+    : pick("ADMIN_TOKEN");
 const webhookSecret = pick("ATLAS_WEBHOOK_SECRET");
 
 const base = `http://127.0.0.1:${port}`;

@@ -88,7 +88,9 @@ export async function alertTest(
       signal: AbortSignal.timeout(DEFAULT_HTTP_TIMEOUT_MS),
     });
   } catch (error) {
-    err(`could not reach ${target.origin}: ${(error as Error).name === "TimeoutError" ? "timed out" : (error as Error).message}`);
+    err(
+      `could not reach ${target.origin}: ${(error as Error).name === "TimeoutError" ? "timed out" : (error as Error).message}`,
+    );
     return 1;
   }
   const text = await response.text();
@@ -100,7 +102,10 @@ export async function alertTest(
 function configuredGroup(env: Record<string, unknown>, cluster: string): string | undefined {
   try {
     const raw = env.CLUSTERS;
-    const list = (typeof raw === "string" ? JSON.parse(raw) : raw) as Array<{ groupId?: string; name?: string }>;
+    const list = (typeof raw === "string" ? JSON.parse(raw) : raw) as Array<{
+      groupId?: string;
+      name?: string;
+    }>;
     const matches = Array.isArray(list) ? list.filter((c) => c?.name === cluster) : [];
     return matches.length === 1 ? matches[0]!.groupId : undefined;
   } catch {

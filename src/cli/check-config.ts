@@ -17,10 +17,14 @@ export function checkConfig(
     const config = parseConfig(env);
     out("Configuration is valid.");
     out(`  mode:     ${config.mode}`);
-    out(`  atlas:    ${config.atlas.auth ? config.atlas.auth.kind : "no Admin API credentials (alert values only)"}`);
+    out(
+      `  atlas:    ${config.atlas.auth ? config.atlas.auth.kind : "no Admin API credentials (alert values only)"}`,
+    );
     out(`  mongodb:  ${config.mongodbUri ? "MONGODB_URI set" : "no MONGODB_URI (no direct stats)"}`);
     out(`  slack:    ${config.slack.kind === "none" ? "not configured" : config.slack.kind}`);
-    out(`  admin:    ${config.adminToken ? "ADMIN_TOKEN set" : "no ADMIN_TOKEN: /trigger, /incidents and the dashboard refuse everyone"}`);
+    out(
+      `  admin:    ${config.adminToken ? "ADMIN_TOKEN set" : "no ADMIN_TOKEN: /trigger, /incidents and the dashboard refuse everyone"}`,
+    );
     out(`  targets:  ${config.targets.map((t) => `${t.name} (${t.kind})`).join(", ") || "none"}`);
     out(`  clusters: ${config.clusters.map((c) => c.name).join(", ") || "none listed"}`);
     return 0;

@@ -17,7 +17,8 @@ import { createSourceFactory } from "../stats/sources.ts";
 import type { SeriesPoint } from "../stats/types.ts";
 import { loadEnvironment } from "./environment.ts";
 
-const USAGE = "usage: npm run monitor:connections -- [--cluster NAME] [--group ID] [--interval SECONDS] [--once] [--json]";
+const USAGE =
+  "usage: npm run monitor:connections -- [--cluster NAME] [--group ID] [--interval SECONDS] [--once] [--json]";
 const SPARKS = "▁▂▃▄▅▆▇█";
 
 /** The `--json` document: DESIGN §6's shape. */
@@ -39,7 +40,9 @@ export function sparkline(values: readonly number[], width = 40): string {
   if (tail.length === 0) return "";
   const min = Math.min(...tail);
   const max = Math.max(...tail);
-  return tail.map((v) => SPARKS[max === min ? 3 : Math.round(((v - min) / (max - min)) * (SPARKS.length - 1))]).join("");
+  return tail
+    .map((v) => SPARKS[max === min ? 3 : Math.round(((v - min) / (max - min)) * (SPARKS.length - 1))])
+    .join("");
 }
 
 /** The live view's screen for one assessment. */
@@ -61,12 +64,17 @@ export function renderScreen(cluster: string, a: Assessment, now: Date): string 
   if (a.byApp.length > 0) {
     lines.push("app                              env          connections");
     for (const app of a.byApp.slice(0, 15)) {
-      lines.push(`${app.app.slice(0, 32).padEnd(33)}${(app.env ?? "—").padEnd(13)}${String(app.connections).padStart(11)}`);
+      lines.push(
+        `${app.app.slice(0, 32).padEnd(33)}${(app.env ?? "—").padEnd(13)}${String(app.connections).padStart(11)}`,
+      );
     }
   } else {
     lines.push("per-app breakdown: not available on this tier (or no direct connection configured)");
   }
-  lines.push("", ...a.sources.map((s) => `source ${s.name.padEnd(12)} ${s.ok ? "ok" : `failed: ${s.error}`}`));
+  lines.push(
+    "",
+    ...a.sources.map((s) => `source ${s.name.padEnd(12)} ${s.ok ? "ok" : `failed: ${s.error}`}`),
+  );
   return lines.join("\n");
 }
 
@@ -103,11 +111,16 @@ export function parseOptions(argv: string[], config: Config): Options | string {
   }
   const named = values.cluster as string | undefined;
   const group = values.group as string | undefined;
-  if (group !== undefined && !/^[0-9a-f]{24}$/i.test(group)) return "--group must be a 24-character hex project id";
-  const matches = config.clusters.filter((c) => (!named || c.name === named) && (!group || c.groupId === group));
+  if (group !== undefined && !/^[0-9a-f]{24}$/i.test(group))
+    return "--group must be a 24-character hex project id";
+  const matches = config.clusters.filter(
+    (c) => (!named || c.name === named) && (!group || c.groupId === group),
+  );
   const cluster = named ?? (matches.length === 1 ? matches[0]!.name : undefined);
   if (!cluster) {
-    return config.clusters.length > 1 ? "--cluster is required: CLUSTERS lists several clusters" : "--cluster is required";
+    return config.clusters.length > 1
+      ? "--cluster is required: CLUSTERS lists several clusters"
+      : "--cluster is required";
   }
   const groupId = group ?? (matches.length === 1 ? matches[0]!.groupId : null);
   return { cluster, groupId, intervalSeconds, once: Boolean(values.once), json: Boolean(values.json) };
@@ -178,5 +191,11 @@ if (import.meta.main) {
   const { env } = loadEnvironment();
   const controller = new AbortController();
   process.on("SIGINT", () => controller.abort());
-  process.exitCode = await monitorConnections(process.argv.slice(2), env, console.log, console.error, controller.signal);
+  process.exitCode = await monitorConnections(
+    process.argv.slice(2),
+    env,
+    console.log,
+    console.error,
+    controller.signal,
+  );
 }

@@ -374,7 +374,9 @@ export function parseConfig(env: Env): Config {
       return entry.uriSecret ? named.get(entry.uriSecret) : mongodbUri;
     },
     modeFor(groupId, cluster) {
-      const entry = clusters.find((c) => c.groupId.toLowerCase() === groupId.toLowerCase() && c.name === cluster);
+      const entry = clusters.find(
+        (c) => c.groupId.toLowerCase() === groupId.toLowerCase() && c.name === cluster,
+      );
       return entry?.mode ?? mode;
     },
     secret(name) {

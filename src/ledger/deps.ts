@@ -24,7 +24,8 @@ export function createPipelineDeps(config: Config, index: IndexStub): PipelineDe
     config,
     log: createConsoleLogger(config.secrets),
     sources: (context) => factory.sourcesFor(context.groupId, context.cluster),
-    adapter: (target) => createRedeployAdapter({ target, secrets: (name: string) => config.secret(name), fetch: fetchImpl }),
+    adapter: (target) =>
+      createRedeployAdapter({ target, secrets: (name: string) => config.secret(name), fetch: fetchImpl }),
     async failover(groupId, cluster) {
       if (!factory.atlas) return { ok: false, detail: "no Atlas Admin API credentials are configured" };
       try {

@@ -17,8 +17,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { clusterRefOf, deliveryKey } from "../atlas/alert.ts";
 import { type Config, parseConfig } from "../config/schema.ts";
-import { budgetCheck, type PastAction } from "../response/policy.ts";
 import type { PipelineDeps } from "../response/pipeline.ts";
+import { budgetCheck, type PastAction } from "../response/policy.ts";
 import { createPipelineDeps } from "./deps.ts";
 import { newIncidentId, parseIncidentId } from "./ids.ts";
 import type {
@@ -61,7 +61,9 @@ export class Ledger extends DurableObject<LedgerEnv> {
   }
 
   private groupId(): string {
-    return String(this.ctx.storage.sql.exec("SELECT value FROM meta WHERE key = 'registered'").toArray()[0]?.value ?? "");
+    return String(
+      this.ctx.storage.sql.exec("SELECT value FROM meta WHERE key = 'registered'").toArray()[0]?.value ?? "",
+    );
   }
 
   /** Records one webhook delivery: dedupes it, opens/joins/closes the cluster's incident, journals it. */
@@ -86,12 +88,26 @@ export class Ledger extends DurableObject<LedgerEnv> {
         this.store.journal(live.id, at, "trigger", "joined", detail);
         // A human asked for a run: an incident at rest runs again, in the mode asked for.
         if (live.phase === "idle") {
-          this.store.update(live.id, at, { state: "open", phase: "gather", nextRunAt: now.getTime(), mode, decision: null });
+          this.store.update(live.id, at, {
+            state: "open",
+            phase: "gather",
+            nextRunAt: now.getTime(),
+            mode,
+            decision: null,
+          });
         } else this.store.update(live.id, at, {});
         return { incident: live.id, joined: true };
       }
       const id = newIncidentId(request.groupId, now);
-      this.store.open({ id, clusterKey: key, clusterName: request.cluster, mode, origin: "manual", at, nextRunAt: now.getTime() });
+      this.store.open({
+        id,
+        clusterKey: key,
+        clusterName: request.cluster,
+        mode,
+        origin: "manual",
+        at,
+        nextRunAt: now.getTime(),
+      });
       this.store.journal(id, at, "trigger", "opened", detail);
       return { incident: id, joined: false };
     });
@@ -103,7 +119,11 @@ export class Ledger extends DurableObject<LedgerEnv> {
    * A human's decision on an incident awaiting approval. Returns false when there is nothing to
    * decide (already decided, or not awaiting): a second click or a replay changes nothing.
    */
-  async decide(id: string, decision: Decision, by: string | null): Promise<{ applied: boolean; state: string | null }> {
+  async decide(
+    id: string,
+    decision: Decision,
+    by: string | null,
+  ): Promise<{ applied: boolean; state: string | null }> {
     const result = this.ctx.storage.transactionSync(() => {
       const incident = this.store.incident(id);
       if (!incident) return { applied: false, state: null };
@@ -114,7 +134,12 @@ export class Ledger extends DurableObject<LedgerEnv> {
         this.store.snooze(incident.clusterKey, until, by);
         this.store.journal(id, at, "approval", "snoozed", { by, until });
         if (incident.phase === "approval") {
-          this.store.update(id, at, { state: "open", phase: "gather", nextRunAt: Date.parse(until), decision: null });
+          this.store.update(id, at, {
+            state: "open",
+            phase: "gather",
+            nextRunAt: Date.parse(until),
+            decision: null,
+          });
         }
         return { applied: true, state: this.store.incident(id)!.state };
       }
@@ -134,7 +159,10 @@ export class Ledger extends DurableObject<LedgerEnv> {
 
   /** Runs every incident whose turn has come. `overrides` let tests replace the outside world. */
   async runDue(overrides: Partial<PipelineDeps> = {}): Promise<number> {
-    const deps = { ...createPipelineDeps(this.settings, this.env.LEDGER_INDEX.getByName("index")), ...overrides };
+    const deps = {
+      ...createPipelineDeps(this.settings, this.env.LEDGER_INDEX.getByName("index")),
+      ...overrides,
+    };
     const groupId = this.groupId();
     let steps = 0;
     while (steps < MAX_STEPS_PER_ALARM) {
@@ -251,7 +279,9 @@ export class Ledger extends DurableObject<LedgerEnv> {
     }
 
     // Atlas does not promise ordering: a delivery older than what we know of this alert changes nothing.
-    const known = sql.exec("SELECT incident_id, status, updated FROM alerts WHERE alert_id = ?", alert.id).toArray()[0];
+    const known = sql
+      .exec("SELECT incident_id, status, updated FROM alerts WHERE alert_id = ?", alert.id)
+      .toArray()[0];
     if (known && Date.parse(String(known.updated)) > Date.parse(alert.updated)) {
       const incident = (known.incident_id as string | null) ?? null;
       record("stale", incident);
@@ -294,7 +324,13 @@ export class Ledger extends DurableObject<LedgerEnv> {
       case "close":
       case "cancel": {
         if (!live) break;
-        this.store.journal(live.id, at, "intake", intent === "close" ? "alert-closed" : "alert-cancelled", summary);
+        this.store.journal(
+          live.id,
+          at,
+          "intake",
+          intent === "close" ? "alert-closed" : "alert-cancelled",
+          summary,
+        );
         this.store.update(live.id, at, {});
         break;
       }
@@ -319,18 +355,28 @@ export class Ledger extends DurableObject<LedgerEnv> {
     record("accepted", incident);
 
     // The incident closes when every Atlas alert that joined it has closed or been cancelled.
-    if (incident && (intent === "close" || intent === "cancel")) this.closeIfAllAlertsEnded(incident, now, intent);
+    if (incident && (intent === "close" || intent === "cancel"))
+      this.closeIfAllAlertsEnded(incident, now, intent);
     return { status: "accepted", incident };
   }
 
   private closeIfAllAlertsEnded(id: string, now: Date, intent: "close" | "cancel"): void {
     const open = this.ctx.storage.sql
-      .exec("SELECT COUNT(*) AS n FROM alerts WHERE incident_id = ? AND status NOT IN ('CLOSED', 'CANCELLED')", id)
+      .exec(
+        "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = ? AND status NOT IN ('CLOSED', 'CANCELLED')",
+        id,
+      )
       .one().n as number;
     if (open > 0) return;
     const at = now.toISOString();
     // Closed now, so the cluster's next alert opens a new incident; one last stats read follows.
-    this.store.update(id, at, { state: "closed", phase: "final-read", nextRunAt: now.getTime(), closedAt: at, decision: null });
+    this.store.update(id, at, {
+      state: "closed",
+      phase: "final-read",
+      nextRunAt: now.getTime(),
+      closedAt: at,
+      decision: null,
+    });
     this.store.journal(id, at, "incident", "closed", {
       reason: intent === "close" ? "Atlas closed the alert" : "Atlas cancelled the alert",
     });
@@ -344,10 +390,14 @@ export class Ledger extends DurableObject<LedgerEnv> {
 
   /** Tells the index about this project once; safe to repeat, so concurrent first calls are fine. */
   private async ensureRegistered(groupId: string): Promise<void> {
-    const done = this.ctx.storage.sql.exec("SELECT 1 FROM meta WHERE key = 'registered'").toArray().length > 0;
+    const done =
+      this.ctx.storage.sql.exec("SELECT 1 FROM meta WHERE key = 'registered'").toArray().length > 0;
     if (done) return;
     await this.env.LEDGER_INDEX.getByName("index").register(groupId);
-    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('registered', ?)", groupId.toLowerCase());
+    this.ctx.storage.sql.exec(
+      "INSERT OR IGNORE INTO meta (key, value) VALUES ('registered', ?)",
+      groupId.toLowerCase(),
+    );
   }
 }
 
@@ -399,7 +449,11 @@ export class LedgerIndex extends DurableObject {
     return this.ctx.storage.sql
       .exec("SELECT target, at, outcome FROM actions ORDER BY at")
       .toArray()
-      .map((r) => ({ target: String(r.target), at: String(r.at), outcome: r.outcome as PastAction["outcome"] }));
+      .map((r) => ({
+        target: String(r.target),
+        at: String(r.at),
+        outcome: r.outcome as PastAction["outcome"],
+      }));
   }
 
   /** Re-checks the budget and records the action, atomically; a repeated key succeeds without counting twice. */

@@ -14,10 +14,15 @@
 import type { Target } from "../config/schema.ts";
 import { describeError } from "../observability/log.ts";
 import { preventionAdvice } from "../response/advice.ts";
-import { type ClusterContext, type PipelineDeps, readAll, summarizeAssessment } from "../response/pipeline.ts";
+import {
+  type ClusterContext,
+  type PipelineDeps,
+  readAll,
+  summarizeAssessment,
+} from "../response/pipeline.ts";
 import { type Decision, type PastAction, plan } from "../response/policy.ts";
-import { type Assessment, assess } from "../stats/assess.ts";
 import { createAlertStatsSource } from "../stats/alert-source.ts";
+import { type Assessment, assess } from "../stats/assess.ts";
 import type { IncidentRecord, LedgerStore } from "./store.ts";
 
 /** How long to wait before re-checking when a platform says a deploy is still running. */
@@ -51,14 +56,20 @@ export async function advance(ctx: RunnerContext, incident: IncidentRecord): Pro
       case "approval":
       case "idle":
         // Nothing is due in these phases; clear a stray schedule.
-        ctx.transaction(() => ctx.store.update(incident.id, ctx.deps.now().toISOString(), { nextRunAt: null }));
+        ctx.transaction(() =>
+          ctx.store.update(incident.id, ctx.deps.now().toISOString(), { nextRunAt: null }),
+        );
         return;
     }
   } catch (error) {
     const failures = incident.failures + 1;
     const at = ctx.deps.now();
     const delay = Math.min(ERROR_BACKOFF_MS * 2 ** (failures - 1), MAX_ERROR_BACKOFF_MS);
-    ctx.deps.log.log("error", "pipeline.step-failed", { incident: incident.id, phase: incident.phase, ...describeError(error) });
+    ctx.deps.log.log("error", "pipeline.step-failed", {
+      incident: incident.id,
+      phase: incident.phase,
+      ...describeError(error),
+    });
     ctx.transaction(() => {
       ctx.store.journal(incident.id, at.toISOString(), incident.phase, "error", {
         ...describeError(error),
@@ -73,7 +84,11 @@ function clusterContext(ctx: RunnerContext, incident: IncidentRecord, withAlert:
   return { groupId: ctx.groupId, cluster: incident.clusterName, alert: withAlert ? incident.alert : null };
 }
 
-async function measure(ctx: RunnerContext, incident: IncidentRecord, withAlert: boolean): Promise<Assessment> {
+async function measure(
+  ctx: RunnerContext,
+  incident: IncidentRecord,
+  withAlert: boolean,
+): Promise<Assessment> {
   const { deps } = ctx;
   const context = clusterContext(ctx, incident, withAlert);
   const sources = deps.sources(context);
@@ -81,7 +96,9 @@ async function measure(ctx: RunnerContext, incident: IncidentRecord, withAlert: 
   const now = deps.now();
   const readings = await readAll(sources, now);
   const tierHint =
-    deps.config.clusters.find((c) => c.groupId.toLowerCase() === ctx.groupId && c.name === incident.clusterName)?.tier ?? null;
+    deps.config.clusters.find(
+      (c) => c.groupId.toLowerCase() === ctx.groupId && c.name === incident.clusterName,
+    )?.tier ?? null;
   return assess({ readings, history: ctx.store.readings(incident.clusterKey), tierHint, now: deps.now() });
 }
 
@@ -91,11 +108,23 @@ async function gather(ctx: RunnerContext, incident: IncidentRecord, kind: "stats
   ctx.transaction(() => {
     const current = ctx.store.incident(incident.id);
     if (!current || current.phase !== incident.phase) return; // moved on meanwhile (e.g. closed)
-    if (assessment.current !== null) ctx.store.addReading(incident.clusterKey, assessment.at, assessment.current);
+    if (assessment.current !== null)
+      ctx.store.addReading(incident.clusterKey, assessment.at, assessment.current);
     const okSources = assessment.sources.filter((s) => s.ok).length;
-    ctx.store.journal(incident.id, at.toISOString(), "stats", kind === "final" ? "final" : okSources === assessment.sources.length ? "ok" : "partial", summarizeAssessment(assessment));
+    ctx.store.journal(
+      incident.id,
+      at.toISOString(),
+      "stats",
+      kind === "final" ? "final" : okSources === assessment.sources.length ? "ok" : "partial",
+      summarizeAssessment(assessment),
+    );
     if (kind === "final") {
-      ctx.store.update(incident.id, at.toISOString(), { phase: "idle", nextRunAt: null, last: { ...assessment }, failures: 0 });
+      ctx.store.update(incident.id, at.toISOString(), {
+        phase: "idle",
+        nextRunAt: null,
+        last: { ...assessment },
+        failures: 0,
+      });
       return;
     }
     ctx.store.update(incident.id, at.toISOString(), {
@@ -119,7 +148,12 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
   const { deps, store } = ctx;
   const assessment = incident.last as unknown as Assessment | null;
   if (!assessment) {
-    ctx.transaction(() => store.update(incident.id, deps.now().toISOString(), { phase: "gather", nextRunAt: deps.now().getTime() }));
+    ctx.transaction(() =>
+      store.update(incident.id, deps.now().toISOString(), {
+        phase: "gather",
+        nextRunAt: deps.now().getTime(),
+      }),
+    );
     return;
   }
   const recentActions = await deps.limiter.recent(deps.now());
@@ -140,9 +174,12 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
 
   ctx.transaction(() => {
     const current = store.incident(incident.id);
-    if (!current || current.phase !== "decide") return;
+    if (current?.phase !== "decide") return;
     store.journal(incident.id, at, "plan", decision.kind, describeDecision(decision));
-    if (firstDecision && (decision.kind === "redeploy" || decision.kind === "failover" || decision.kind === "no-targets")) {
+    if (
+      firstDecision &&
+      (decision.kind === "redeploy" || decision.kind === "failover" || decision.kind === "no-targets")
+    ) {
       const culprits = decision.kind === "redeploy" ? decision.culprits : [];
       store.journal(incident.id, at, "advice", "ok", { advice: preventionAdvice(assessment, culprits) });
     }
@@ -164,7 +201,11 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
         store.update(incident.id, at, { phase: "gather", nextRunAt: Date.parse(decision.until) });
         return;
       case "blocked":
-        store.update(incident.id, at, { state: "open", phase: "gather", nextRunAt: Date.parse(decision.until) });
+        store.update(incident.id, at, {
+          state: "open",
+          phase: "gather",
+          nextRunAt: Date.parse(decision.until),
+        });
         return;
       case "redeploy":
       case "failover": {
@@ -177,8 +218,20 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
         if (mode === "dry-run") {
           const calls =
             decision.kind === "redeploy"
-              ? [deps.adapter(decision.target).plan(actionRequest(incident.id, decision.target.name, 1, decision.reason))]
-              : [{ target: incident.clusterName, kind: "atlas", action: "test failover", method: "POST", endpoint: "Atlas Admin API restartPrimaries" }];
+              ? [
+                  deps
+                    .adapter(decision.target)
+                    .plan(actionRequest(incident.id, decision.target.name, 1, decision.reason)),
+                ]
+              : [
+                  {
+                    target: incident.clusterName,
+                    kind: "atlas",
+                    action: "test failover",
+                    method: "POST",
+                    endpoint: "Atlas Admin API restartPrimaries",
+                  },
+                ];
           for (const call of calls) {
             store.addAction({
               incidentId: incident.id,
@@ -197,11 +250,21 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
         }
         // Failover drops every connection of the cluster: it always waits for a human.
         if (mode === "approve" || decision.kind === "failover") {
-          store.update(incident.id, at, { state: "awaiting-approval", phase: "approval", nextRunAt: null, decision: stored });
+          store.update(incident.id, at, {
+            state: "awaiting-approval",
+            phase: "approval",
+            nextRunAt: null,
+            decision: stored,
+          });
           store.journal(incident.id, at, "approval", "requested", describeDecision(decision));
           return;
         }
-        store.update(incident.id, at, { state: "acting", phase: "act", nextRunAt: now.getTime(), decision: stored });
+        store.update(incident.id, at, {
+          state: "acting",
+          phase: "act",
+          nextRunAt: now.getTime(),
+          decision: stored,
+        });
         return;
       }
     }
@@ -218,13 +281,19 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   const pending = store.actions(incident.id).find((a) => a.status === "sending");
   if (pending) {
     ctx.transaction(() => {
-      store.settleAction(pending.id, "unknown", at, { ...pending.detail, note: "the responder stopped after sending" });
+      store.settleAction(pending.id, "unknown", at, {
+        ...pending.detail,
+        note: "the responder stopped after sending",
+      });
       store.journal(incident.id, at, "action", "unknown", {
         target: pending.target,
-        detail: "the responder stopped between sending the call and recording its answer; it will not be repeated",
+        detail:
+          "the responder stopped between sending the call and recording its answer; it will not be repeated",
       });
       store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null });
-      store.journal(incident.id, at, "incident", "escalated", { reason: `the outcome of the call to ${pending.target} is unknown: check it by hand` });
+      store.journal(incident.id, at, "incident", "escalated", {
+        reason: `the outcome of the call to ${pending.target} is unknown: check it by hand`,
+      });
     });
     await deps.limiter.settle(pending.idempotencyKey, "unknown");
     return;
@@ -239,7 +308,10 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   const target = deps.config.targets.find((t) => t.name === decision.target);
   if (!target) {
     ctx.transaction(() => {
-      store.journal(incident.id, at, "action", "failed", { target: decision.target, detail: "target is no longer configured" });
+      store.journal(incident.id, at, "action", "failed", {
+        target: decision.target,
+        detail: "target is no longer configured",
+      });
       store.update(incident.id, at, { phase: "decide", nextRunAt: now.getTime(), decision: null });
     });
     return;
@@ -247,13 +319,17 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   const adapter = deps.adapter(target);
   if ((await adapter.deployInProgress()) === true) {
     ctx.transaction(() => {
-      store.journal(incident.id, at, "action", "deferred", { target: target.name, detail: "a deploy of this target is still running" });
+      store.journal(incident.id, at, "action", "deferred", {
+        target: target.name,
+        detail: "a deploy of this target is still running",
+      });
       store.update(incident.id, at, { nextRunAt: now.getTime() + DEPLOY_RUNNING_RETRY_MS });
     });
     return;
   }
 
-  const attempt = store.actions(incident.id).filter((a) => a.target === target.name && a.status !== "dry-run").length + 1;
+  const attempt =
+    store.actions(incident.id).filter((a) => a.target === target.name && a.status !== "dry-run").length + 1;
   const request = actionRequest(incident.id, target.name, attempt, decision.reason);
   const reservation = await deps.limiter.reserve({
     key: request.idempotencyKey,
@@ -264,8 +340,17 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   });
   if (!reservation.ok) {
     ctx.transaction(() => {
-      store.journal(incident.id, at, "plan", "blocked", { target: target.name, reason: reservation.reason, until: reservation.until });
-      store.update(incident.id, at, { state: "open", phase: "gather", nextRunAt: Date.parse(reservation.until), decision: null });
+      store.journal(incident.id, at, "plan", "blocked", {
+        target: target.name,
+        reason: reservation.reason,
+        until: reservation.until,
+      });
+      store.update(incident.id, at, {
+        state: "open",
+        phase: "gather",
+        nextRunAt: Date.parse(reservation.until),
+        decision: null,
+      });
     });
     return;
   }
@@ -291,7 +376,11 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   ctx.transaction(() => {
     store.settleAction(actionId, outcome.kind, settledAt.toISOString(), { ...call, outcome });
     const { kind: _outcome, ...outcomeDetail } = outcome;
-    store.journal(incident.id, settledAt.toISOString(), "action", outcome.kind, { target: target.name, platform: target.kind, ...outcomeDetail });
+    store.journal(incident.id, settledAt.toISOString(), "action", outcome.kind, {
+      target: target.name,
+      platform: target.kind,
+      ...outcomeDetail,
+    });
     switch (outcome.kind) {
       case "started": {
         const first = deps.config.policy.verifyAfterSeconds[0]!;
@@ -304,10 +393,18 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
         return;
       }
       case "failed":
-        store.update(incident.id, settledAt.toISOString(), { phase: "decide", nextRunAt: settledAt.getTime(), decision: null });
+        store.update(incident.id, settledAt.toISOString(), {
+          phase: "decide",
+          nextRunAt: settledAt.getTime(),
+          decision: null,
+        });
         return;
       case "unknown":
-        store.update(incident.id, settledAt.toISOString(), { state: "escalated", phase: "idle", nextRunAt: null });
+        store.update(incident.id, settledAt.toISOString(), {
+          state: "escalated",
+          phase: "idle",
+          nextRunAt: null,
+        });
         store.journal(incident.id, settledAt.toISOString(), "incident", "escalated", {
           reason: `the outcome of the call to ${target.name} is unknown: check it by hand`,
         });
@@ -317,12 +414,20 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   await deps.limiter.settle(request.idempotencyKey, outcome.kind);
 }
 
-async function failover(ctx: RunnerContext, incident: IncidentRecord, decision: StoredDecision): Promise<void> {
+async function failover(
+  ctx: RunnerContext,
+  incident: IncidentRecord,
+  decision: StoredDecision,
+): Promise<void> {
   const { deps, store } = ctx;
   const at = deps.now().toISOString();
   const key = `${incident.id}:failover`;
   const actionId = ctx.transaction(() => {
-    store.journal(incident.id, at, "action", "sending", { target: incident.clusterName, kind: "atlas", action: "test failover" });
+    store.journal(incident.id, at, "action", "sending", {
+      target: incident.clusterName,
+      kind: "atlas",
+      action: "test failover",
+    });
     store.recordFailover(incident.clusterKey, at);
     return store.addAction({
       incidentId: incident.id,
@@ -339,8 +444,19 @@ async function failover(ctx: RunnerContext, incident: IncidentRecord, decision: 
   const settled = deps.now();
   ctx.transaction(() => {
     const status = result.ok ? "started" : "failed";
-    store.settleAction(actionId, status, settled.toISOString(), result.ok ? { action: "test failover" } : { detail: result.detail });
-    store.journal(incident.id, settled.toISOString(), "action", status, result.ok ? { target: incident.clusterName, kind: "atlas" } : { detail: result.detail });
+    store.settleAction(
+      actionId,
+      status,
+      settled.toISOString(),
+      result.ok ? { action: "test failover" } : { detail: result.detail },
+    );
+    store.journal(
+      incident.id,
+      settled.toISOString(),
+      "action",
+      status,
+      result.ok ? { target: incident.clusterName, kind: "atlas" } : { detail: result.detail },
+    );
     if (result.ok) {
       store.update(incident.id, settled.toISOString(), {
         state: "verifying",
@@ -349,8 +465,14 @@ async function failover(ctx: RunnerContext, incident: IncidentRecord, decision: 
         nextRunAt: settled.getTime() + deps.config.policy.verifyAfterSeconds[0]! * 1000,
       });
     } else {
-      store.update(incident.id, settled.toISOString(), { state: "escalated", phase: "idle", nextRunAt: null });
-      store.journal(incident.id, settled.toISOString(), "incident", "escalated", { reason: "Test Failover failed" });
+      store.update(incident.id, settled.toISOString(), {
+        state: "escalated",
+        phase: "idle",
+        nextRunAt: null,
+      });
+      store.journal(incident.id, settled.toISOString(), "incident", "escalated", {
+        reason: "Test Failover failed",
+      });
     }
   });
 }
@@ -364,33 +486,62 @@ async function verify(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
   const threshold = deps.config.policy.actAtPercent;
   ctx.transaction(() => {
     const current = store.incident(incident.id);
-    if (!current || current.phase !== "verify") return;
+    if (current?.phase !== "verify") return;
     if (assessment.current !== null) store.addReading(incident.clusterKey, assessment.at, assessment.current);
     const done = current.checksDone + 1;
     const recovered = assessment.percent !== null && assessment.percent < threshold;
-    store.journal(incident.id, at, "verify", assessment.percent === null ? "unmeasured" : recovered ? "recovered" : "still-high", {
-      check: done,
-      of: checks.length,
-      ...summarizeAssessment(assessment),
-    });
+    store.journal(
+      incident.id,
+      at,
+      "verify",
+      assessment.percent === null ? "unmeasured" : recovered ? "recovered" : "still-high",
+      {
+        check: done,
+        of: checks.length,
+        ...summarizeAssessment(assessment),
+      },
+    );
     if (recovered) {
-      store.update(incident.id, at, { state: "resolved", phase: "idle", nextRunAt: null, last: { ...assessment }, checksDone: done, decision: null });
+      store.update(incident.id, at, {
+        state: "resolved",
+        phase: "idle",
+        nextRunAt: null,
+        last: { ...assessment },
+        checksDone: done,
+        decision: null,
+      });
       store.journal(incident.id, at, "incident", "resolved", resolution(current, assessment, true));
       return;
     }
     if (done < checks.length) {
-      const lastAction = store.actions(incident.id).filter((a) => a.status === "started").at(-1);
+      const lastAction = store
+        .actions(incident.id)
+        .filter((a) => a.status === "started")
+        .at(-1);
       const base = lastAction ? Date.parse(lastAction.at) : now.getTime();
-      store.update(incident.id, at, { checksDone: done, nextRunAt: Math.max(now.getTime(), base + checks[done]! * 1000), last: { ...assessment } });
+      store.update(incident.id, at, {
+        checksDone: done,
+        nextRunAt: Math.max(now.getTime(), base + checks[done]! * 1000),
+        last: { ...assessment },
+      });
       return;
     }
     if (assessment.percent === null) {
       store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null, checksDone: done });
-      store.journal(incident.id, at, "incident", "escalated", { reason: "recovery could not be measured: no live stats source answered" });
+      store.journal(incident.id, at, "incident", "escalated", {
+        reason: "recovery could not be measured: no live stats source answered",
+      });
       return;
     }
     // Still high after every check: plan again (the next target, or escalation).
-    store.update(incident.id, at, { state: "open", phase: "decide", nextRunAt: now.getTime(), last: { ...assessment }, checksDone: done, decision: null });
+    store.update(incident.id, at, {
+      state: "open",
+      phase: "decide",
+      nextRunAt: now.getTime(),
+      last: { ...assessment },
+      checksDone: done,
+      decision: null,
+    });
   });
 }
 
@@ -402,7 +553,12 @@ type StoredDecision =
 
 function storedDecision(decision: Extract<Decision, { kind: "redeploy" | "failover" }>): StoredDecision {
   return decision.kind === "redeploy"
-    ? { kind: "redeploy", target: decision.target.name, reason: decision.reason, culprits: decision.culprits.map((c) => c.app) }
+    ? {
+        kind: "redeploy",
+        target: decision.target.name,
+        reason: decision.reason,
+        culprits: decision.culprits.map((c) => c.app),
+      }
     : { kind: "failover", reason: decision.reason };
 }
 
@@ -410,7 +566,12 @@ function storedDecision(decision: Extract<Decision, { kind: "redeploy" | "failov
 export function describeDecision(decision: Decision): Record<string, unknown> {
   switch (decision.kind) {
     case "redeploy":
-      return { target: decision.target.name, kind: decision.target.kind, reason: decision.reason, culprits: decision.culprits.map((c) => c.app) };
+      return {
+        target: decision.target.name,
+        kind: decision.target.kind,
+        reason: decision.reason,
+        culprits: decision.culprits.map((c) => c.app),
+      };
     case "failover":
       return { action: "test failover", reason: decision.reason };
     case "below-threshold":

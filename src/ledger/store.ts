@@ -141,7 +141,8 @@ export interface ActionRecord {
 }
 
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-const parse = <T>(value: SqlStorageValue | undefined): T | null => (value === null || value === undefined ? null : (JSON.parse(String(value)) as T));
+const parse = <T>(value: SqlStorageValue | undefined): T | null =>
+  value === null || value === undefined ? null : (JSON.parse(String(value)) as T);
 
 /** The ledger's tables, for one Durable Object. */
 export class LedgerStore {
@@ -161,21 +162,28 @@ export class LedgerStore {
   }
 
   liveIncident(clusterKey: string): IncidentRecord | null {
-    const row = this.sql.exec("SELECT * FROM incidents WHERE cluster_key = ? AND state <> 'closed'", clusterKey).toArray()[0];
+    const row = this.sql
+      .exec("SELECT * FROM incidents WHERE cluster_key = ? AND state <> 'closed'", clusterKey)
+      .toArray()[0];
     return row ? toIncident(row) : null;
   }
 
   /** The incident whose turn is due soonest, if its time has come. */
   nextDue(nowMs: number): IncidentRecord | null {
     const row = this.sql
-      .exec("SELECT * FROM incidents WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT 1", nowMs)
+      .exec(
+        "SELECT * FROM incidents WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT 1",
+        nowMs,
+      )
       .toArray()[0];
     return row ? toIncident(row) : null;
   }
 
   /** When the alarm should next fire, or null when nothing is scheduled. */
   earliestRun(): number | null {
-    const row = this.sql.exec("SELECT MIN(next_run_at) AS at FROM incidents WHERE next_run_at IS NOT NULL").one();
+    const row = this.sql
+      .exec("SELECT MIN(next_run_at) AS at FROM incidents WHERE next_run_at IS NOT NULL")
+      .one();
     return row.at === null ? null : Number(row.at);
   }
 
@@ -240,7 +248,13 @@ export class LedgerStore {
     );
   }
 
-  journal(incident: string, at: string, step: string, status: string, detail: Record<string, unknown> = {}): void {
+  journal(
+    incident: string,
+    at: string,
+    step: string,
+    status: string,
+    detail: Record<string, unknown> = {},
+  ): void {
     this.sql.exec(
       "INSERT INTO journal (incident_id, at, step, status, detail) VALUES (?, ?, ?, ?, ?)",
       incident,
@@ -283,12 +297,28 @@ export class LedgerStore {
     return Number(this.sql.exec("SELECT last_insert_rowid() AS id").one().id);
   }
 
-  settleAction(id: number, status: ActionRecord["status"], at: string, detail: Record<string, unknown>): void {
-    this.sql.exec("UPDATE actions SET status = ?, settled_at = ?, detail = ? WHERE id = ?", status, at, JSON.stringify(detail), id);
+  settleAction(
+    id: number,
+    status: ActionRecord["status"],
+    at: string,
+    detail: Record<string, unknown>,
+  ): void {
+    this.sql.exec(
+      "UPDATE actions SET status = ?, settled_at = ?, detail = ? WHERE id = ?",
+      status,
+      at,
+      JSON.stringify(detail),
+      id,
+    );
   }
 
   addReading(clusterKey: string, at: string, current: number): void {
-    this.sql.exec("INSERT INTO readings (cluster_key, at, current) VALUES (?, ?, ?)", clusterKey, at, current);
+    this.sql.exec(
+      "INSERT INTO readings (cluster_key, at, current) VALUES (?, ?, ?)",
+      clusterKey,
+      at,
+      current,
+    );
     // An hour is all the trend and the sparkline need.
     const cutoff = new Date(Date.parse(at) - 2 * 3600_000).toISOString();
     this.sql.exec("DELETE FROM readings WHERE cluster_key = ? AND at < ?", clusterKey, cutoff);

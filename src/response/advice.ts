@@ -43,7 +43,9 @@ export function preventionAdvice(assessment: Assessment, culprits: readonly AppC
     const where = hosts > 0 ? ` from ${hosts} client host${hosts === 1 ? "" : "s"} (~${perHost} each)` : "";
     const steps = [...BASE_STEPS];
     if (app.env === "vercel") {
-      steps.push("Call attachDatabasePool(client) from @vercel/functions so suspended functions release their sockets.");
+      steps.push(
+        "Call attachDatabasePool(client) from @vercel/functions so suspended functions release their sockets.",
+      );
     } else if (app.env === "aws.lambda") {
       steps.push("Set context.callbackWaitsForEmptyEventLoop = false in callback-style handlers.");
     }
@@ -52,7 +54,8 @@ export function preventionAdvice(assessment: Assessment, culprits: readonly AppC
         `${perHost} connections per host is more than one client's pool: look for several MongoClient instances or per-request clients.`,
       );
     }
-    if (app.app === "(no appName)") steps.push("Set appName in the connection string so this service is named.");
+    if (app.app === "(no appName)")
+      steps.push("Set appName in the connection string so this service is named.");
     return {
       app: app.app,
       summary: `${app.app}${app.env ? ` on ${app.env}` : ""} holds ${app.connections} connections${where}.`,

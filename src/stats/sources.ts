@@ -28,7 +28,8 @@ export function createSourceFactory(config: Config, fetch: FetchLike, clock: Clo
       const sources: StatsSource[] = [];
       const uri = config.mongoUriFor(groupId, cluster);
       if (uri) sources.push(createMongoStatsSource({ uri, clock: () => new Date(clock.now()) }));
-      if (atlas && groupId) sources.push(createAtlasStatsSource({ client: atlas, groupId, clusterName: cluster, clock }));
+      if (atlas && groupId)
+        sources.push(createAtlasStatsSource({ client: atlas, groupId, clusterName: cluster, clock }));
       return sources;
     },
   };

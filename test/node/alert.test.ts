@@ -1,7 +1,18 @@
 /** Alert classification: which deliveries open, close or only note an incident. */
 import { describe, expect, it } from "vitest";
-import { alertIntent, atlasAlertSchema, clusterRefOf, isConnectionAlert, parseAtlasEvent } from "../../src/atlas/alert.ts";
-import { CONNECTIONS_CLOSED_V1, DISK_ALERT_OPEN, FLEX_CONNECTIONS_OPEN, M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
+import {
+  alertIntent,
+  atlasAlertSchema,
+  clusterRefOf,
+  isConnectionAlert,
+  parseAtlasEvent,
+} from "../../src/atlas/alert.ts";
+import {
+  CONNECTIONS_CLOSED_V1,
+  DISK_ALERT_OPEN,
+  FLEX_CONNECTIONS_OPEN,
+  M0_CONNECTIONS_OPEN,
+} from "../fixtures/atlas-alerts.ts";
 
 describe("alert classification", () => {
   it("knows every connection metric and nothing else", () => {
@@ -38,14 +49,26 @@ describe("alert classification", () => {
   });
 
   it("keys the cluster on its name, else the replica set, else the host", () => {
-    expect(clusterRefOf(M0_CONNECTIONS_OPEN)).toEqual({ key: "name:Cluster0", name: "Cluster0", resolved: true });
-    expect(clusterRefOf(CONNECTIONS_CLOSED_V1)).toMatchObject({ key: "rs:cluster0-shard-0", resolved: false });
+    expect(clusterRefOf(M0_CONNECTIONS_OPEN)).toEqual({
+      key: "name:Cluster0",
+      name: "Cluster0",
+      resolved: true,
+    });
+    expect(clusterRefOf(CONNECTIONS_CLOSED_V1)).toMatchObject({
+      key: "rs:cluster0-shard-0",
+      resolved: false,
+    });
     expect(clusterRefOf({ hostnameAndPort: "h:27017" })).toMatchObject({ key: "host:h:27017" });
     expect(clusterRefOf({})).toMatchObject({ key: "project" });
   });
 
   it("accepts the published examples and drops fields it does not know", () => {
-    for (const example of [DISK_ALERT_OPEN, CONNECTIONS_CLOSED_V1, M0_CONNECTIONS_OPEN, FLEX_CONNECTIONS_OPEN]) {
+    for (const example of [
+      DISK_ALERT_OPEN,
+      CONNECTIONS_CLOSED_V1,
+      M0_CONNECTIONS_OPEN,
+      FLEX_CONNECTIONS_OPEN,
+    ]) {
       const parsed = atlasAlertSchema.parse(example);
       expect(parsed.id).toBe(example.id);
       expect("links" in parsed).toBe(false);

@@ -6,7 +6,13 @@ import type { StatsReading } from "../../src/stats/types.ts";
 const NOW = new Date("2026-08-13T10:00:00Z");
 const at = (minutesAgo: number) => new Date(NOW.getTime() - minutesAgo * 60_000).toISOString();
 
-const alertPercent = (percent: number): StatsReading => ({ source: "alert", ok: true, at: at(1), percent, findings: [] });
+const alertPercent = (percent: number): StatsReading => ({
+  source: "alert",
+  ok: true,
+  at: at(1),
+  percent,
+  findings: [],
+});
 const failed = (source: string, reason: "refused" | "http"): StatsReading => ({
   source,
   ok: false,
@@ -18,8 +24,19 @@ const failed = (source: string, reason: "refused" | "http"): StatsReading => ({
 
 describe("assess", () => {
   it("on M0 with only the alert, derives the count from the percentage and the tier limit", () => {
-    const a = assess({ readings: [alertPercent(86), failed("mongodb", "refused"), failed("atlas-admin", "http")], tierHint: "M0", now: NOW });
-    expect(a).toMatchObject({ tier: "M0", limit: 500, percent: 86, current: 430, attributed: false, byApp: [] });
+    const a = assess({
+      readings: [alertPercent(86), failed("mongodb", "refused"), failed("atlas-admin", "http")],
+      tierHint: "M0",
+      now: NOW,
+    });
+    expect(a).toMatchObject({
+      tier: "M0",
+      limit: 500,
+      percent: 86,
+      current: 430,
+      attributed: false,
+      byApp: [],
+    });
     expect(a.sources).toEqual([
       { name: "alert", ok: true, error: null },
       { name: "mongodb", ok: false, error: "mongodb failed" },
@@ -42,13 +59,30 @@ describe("assess", () => {
 
   it("with no figure at all, says so instead of guessing", () => {
     const a = assess({ readings: [failed("mongodb", "refused")], now: NOW });
-    expect(a).toMatchObject({ current: null, limit: null, percent: null, trendPerMinute: null, minutesToLimit: null });
+    expect(a).toMatchObject({
+      current: null,
+      limit: null,
+      percent: null,
+      trendPerMinute: null,
+      minutesToLimit: null,
+    });
   });
 
   it("fits a trend over the last 15 minutes and estimates the time to the limit", () => {
     const series = [10, 8, 6, 4, 2].map((m) => ({ at: at(m), value: 400 - m * 10 }));
     const a = assess({
-      readings: [{ source: "atlas-admin", ok: true, at: at(0), current: 400, limit: 500, tier: "M0", series, findings: [] }],
+      readings: [
+        {
+          source: "atlas-admin",
+          ok: true,
+          at: at(0),
+          current: 400,
+          limit: 500,
+          tier: "M0",
+          series,
+          findings: [],
+        },
+      ],
       now: NOW,
     });
     expect(a.trendPerMinute).toBe(10);
@@ -58,16 +92,46 @@ describe("assess", () => {
 
   it("reports no time to the limit when the count is falling, and no trend from a single point", () => {
     const falling = [5, 3].map((m) => ({ at: at(m), value: 300 + m * 20 }));
-    const a = assess({ readings: [{ source: "atlas-admin", ok: true, at: at(0), current: 300, tier: "M0", series: falling, findings: [] }], now: NOW });
+    const a = assess({
+      readings: [
+        {
+          source: "atlas-admin",
+          ok: true,
+          at: at(0),
+          current: 300,
+          tier: "M0",
+          series: falling,
+          findings: [],
+        },
+      ],
+      now: NOW,
+    });
     expect(a.trendPerMinute).toBeLessThan(0);
     expect(a.minutesToLimit).toBeNull();
     expect(assess({ readings: [alertPercent(90)], tierHint: "M0", now: NOW }).trendPerMinute).toBeNull();
   });
 
   it("sorts the per-app breakdown, largest first", () => {
-    const app = (name: string, connections: number) => ({ app: name, env: null, region: null, driver: null, hosts: [], connections });
+    const app = (name: string, connections: number) => ({
+      app: name,
+      env: null,
+      region: null,
+      driver: null,
+      hosts: [],
+      connections,
+    });
     const a = assess({
-      readings: [{ source: "mongodb", ok: true, at: at(0), current: 60, available: 1440, byApp: [app("b", 10), app("a", 50)], findings: [] }],
+      readings: [
+        {
+          source: "mongodb",
+          ok: true,
+          at: at(0),
+          current: 60,
+          available: 1440,
+          byApp: [app("b", 10), app("a", 50)],
+          findings: [],
+        },
+      ],
       now: NOW,
     });
     expect(a.byApp.map((x) => x.app)).toEqual(["a", "b"]);

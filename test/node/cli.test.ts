@@ -16,7 +16,11 @@ describe("check:config", () => {
   it("exits 0 and summarises a valid configuration without values", () => {
     const io = capture();
     const code = checkConfig(
-      { ATLAS_WEBHOOK_SECRET: "whsec-hidden-value", ADMIN_TOKEN: "admin-hidden-value-123", RESPONDER_MODE: "auto" },
+      {
+        ATLAS_WEBHOOK_SECRET: "whsec-hidden-value",
+        ADMIN_TOKEN: "admin-hidden-value-123",
+        RESPONDER_MODE: "auto",
+      },
       io.write,
       io.error,
     );
@@ -27,10 +31,18 @@ describe("check:config", () => {
 
   it("exits 2 listing every problem by key, never the value", () => {
     const io = capture();
-    const code = checkConfig({ RESPONDER_MODE: "sometimes-hidden", POLICY: "{broken-hidden" }, io.write, io.error);
+    const code = checkConfig(
+      { RESPONDER_MODE: "sometimes-hidden", POLICY: "{broken-hidden" },
+      io.write,
+      io.error,
+    );
     expect(code).toBe(2);
     expect(io.err[0]).toBe("Configuration has 3 problems:");
-    expect(io.err.slice(1).map((l) => l.trim().split(":")[0])).toEqual(["ATLAS_WEBHOOK_SECRET", "RESPONDER_MODE", "POLICY"]);
+    expect(io.err.slice(1).map((l) => l.trim().split(":")[0])).toEqual([
+      "ATLAS_WEBHOOK_SECRET",
+      "RESPONDER_MODE",
+      "POLICY",
+    ]);
     expect(io.err.join("\n")).not.toContain("hidden");
   });
 });
@@ -62,7 +74,12 @@ describe("alert:test", () => {
 
   it("sends a signed, realistic connection alert and exits 0 on 202", async () => {
     const io = capture();
-    const code = await alertTest(["--url", url, "--secret", SECRET, "--cluster", "Shop", "--percent", "91"], {}, io.write, io.error);
+    const code = await alertTest(
+      ["--url", url, "--secret", SECRET, "--cluster", "Shop", "--percent", "91"],
+      {},
+      io.write,
+      io.error,
+    );
     expect(code).toBe(0);
     const last = received.at(-1)!;
     expect(last.path).toBe("/webhooks/atlas");
@@ -98,7 +115,9 @@ describe("alert:test", () => {
 
   it("exits 1 when nothing listens", async () => {
     const io = capture();
-    expect(await alertTest(["--url", "http://127.0.0.1:9/", "--secret", "s"], {}, io.write, io.error)).toBe(1);
+    expect(await alertTest(["--url", "http://127.0.0.1:9/", "--secret", "s"], {}, io.write, io.error)).toBe(
+      1,
+    );
   });
 
   it.each([

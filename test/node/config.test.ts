@@ -34,10 +34,19 @@ describe("parseConfig", () => {
 
   it("reads POLICY, TARGETS and CLUSTERS as JSON strings or as tables", () => {
     const targets = [
-      { name: "web", kind: "vercel", secret: "VERCEL_HOOK_WEB", clusters: ["Cluster0"], appNames: ["shop-web"] },
+      {
+        name: "web",
+        kind: "vercel",
+        secret: "VERCEL_HOOK_WEB",
+        clusters: ["Cluster0"],
+        appNames: ["shop-web"],
+      },
     ];
     const clusters = [{ groupId: "66aa00000000000000000003", name: "Cluster0", uriSecret: "MONGODB_URI_C0" }];
-    const secrets = { VERCEL_HOOK_WEB: "https://hooks.example/abc", MONGODB_URI_C0: "mongodb://u:p@h/?tls=true" };
+    const secrets = {
+      VERCEL_HOOK_WEB: "https://hooks.example/abc",
+      MONGODB_URI_C0: "mongodb://u:p@h/?tls=true",
+    };
     const fromJson = parseConfig({
       ...BASE,
       ...secrets,
@@ -45,7 +54,13 @@ describe("parseConfig", () => {
       TARGETS: JSON.stringify(targets),
       CLUSTERS: JSON.stringify(clusters),
     });
-    const fromTables = parseConfig({ ...BASE, ...secrets, POLICY: { cooldownMinutes: 5 }, TARGETS: targets, CLUSTERS: clusters });
+    const fromTables = parseConfig({
+      ...BASE,
+      ...secrets,
+      POLICY: { cooldownMinutes: 5 },
+      TARGETS: targets,
+      CLUSTERS: clusters,
+    });
     expect(fromJson.policy).toEqual(fromTables.policy);
     expect(fromJson.policy.cooldownMinutes).toBe(5);
     expect(fromJson.policy.maxActionsPerHour).toBe(6);
@@ -57,12 +72,16 @@ describe("parseConfig", () => {
   });
 
   it("prefers a service account and pairs credentials", () => {
-    expect(parseConfig({ ...BASE, ATLAS_CLIENT_ID: "mdb_sa_id", ATLAS_CLIENT_SECRET: "mdb_sa_sk" }).atlas.auth).toEqual({
+    expect(
+      parseConfig({ ...BASE, ATLAS_CLIENT_ID: "mdb_sa_id", ATLAS_CLIENT_SECRET: "mdb_sa_sk" }).atlas.auth,
+    ).toEqual({
       kind: "service-account",
       clientId: "mdb_sa_id",
       clientSecret: "mdb_sa_sk",
     });
-    expect(parseConfig({ ...BASE, ATLAS_PUBLIC_KEY: "pub", ATLAS_PRIVATE_KEY: "priv" }).atlas.auth?.kind).toBe("api-key");
+    expect(
+      parseConfig({ ...BASE, ATLAS_PUBLIC_KEY: "pub", ATLAS_PRIVATE_KEY: "priv" }).atlas.auth?.kind,
+    ).toBe("api-key");
     expect(problemsOf({ ...BASE, ATLAS_CLIENT_ID: "x" })).toEqual([
       { key: "ATLAS_CLIENT_SECRET", message: "is required when ATLAS_CLIENT_ID is set" },
     ]);
@@ -74,7 +93,8 @@ describe("parseConfig", () => {
       RESPONDER_MODE: "yolo-mode-value",
       MONGODB_URI: "postgres://user:hunter2-password@db",
       POLICY: '{"cooldownMinutes":"soon-value","extra":1}',
-      TARGETS: '[{"name":"web","kind":"vercell","secret":"HOOK"},{"name":"api","kind":"railway","secret":"MISSING_TOKEN"}]',
+      TARGETS:
+        '[{"name":"web","kind":"vercell","secret":"HOOK"},{"name":"api","kind":"railway","secret":"MISSING_TOKEN"}]',
       CLUSTERS: "not json-value",
       SLACK_BOT_TOKEN: "xoxb-secret-token-value",
       SLACK_APPROVERS: "U123,bob-value",
@@ -100,7 +120,16 @@ describe("parseConfig", () => {
     );
     const text = JSON.stringify(problems);
     for (const value of Object.values(env)) {
-      for (const fragment of ["short-secret", "yolo", "hunter2", "soon-value", "json-value", "xoxb", "bob-value", "ftp"]) {
+      for (const fragment of [
+        "short-secret",
+        "yolo",
+        "hunter2",
+        "soon-value",
+        "json-value",
+        "xoxb",
+        "bob-value",
+        "ftp",
+      ]) {
         if (value.includes(fragment)) expect(text).not.toContain(fragment);
       }
     }

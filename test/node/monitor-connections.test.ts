@@ -9,9 +9,18 @@ let m0: FakeMongo;
 const apps: LeakyApp[] = [];
 
 beforeAll(async () => {
-  [m10, m0] = await Promise.all([startFakeMongo({ tier: "M10", connectionLimit: 200 }), startFakeMongo({ tier: "M0", connectionLimit: 100 })]);
+  [m10, m0] = await Promise.all([
+    startFakeMongo({ tier: "M10", connectionLimit: 200 }),
+    startFakeMongo({ tier: "M0", connectionLimit: 100 }),
+  ]);
   apps.push(
-    await spawnLeakyApp({ uri: m10.uri(), app: "shop-web", connections: 8, style: "clients", env: { VERCEL: "1", VERCEL_REGION: "iad1" } }),
+    await spawnLeakyApp({
+      uri: m10.uri(),
+      app: "shop-web",
+      connections: 8,
+      style: "clients",
+      env: { VERCEL: "1", VERCEL_REGION: "iad1" },
+    }),
     await spawnLeakyApp({ uri: m10.uri(), app: "admin", connections: 2, style: "clients" }),
     await spawnLeakyApp({ uri: m0.uri(), app: "shop-web", connections: 6, style: "clients" }),
   );
@@ -25,7 +34,12 @@ afterAll(async () => {
 async function run(argv: string[], env: Record<string, unknown>) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await monitorConnections(argv, { ATLAS_WEBHOOK_SECRET: "x-secret", ...env }, (l) => out.push(l), (l) => err.push(l));
+  const code = await monitorConnections(
+    argv,
+    { ATLAS_WEBHOOK_SECRET: "x-secret", ...env },
+    (l) => out.push(l),
+    (l) => err.push(l),
+  );
   return { code, out, err };
 }
 
@@ -56,7 +70,8 @@ describe("monitor:connections --once --json", () => {
   });
 
   it("exits 1 with the failure in the document when no source answers, without printing the URI", async () => {
-    const uri = "mongodb://monitor:pa55word-secret@127.0.0.1:9/?directConnection=true&serverSelectionTimeoutMS=500";
+    const uri =
+      "mongodb://monitor:pa55word-secret@127.0.0.1:9/?directConnection=true&serverSelectionTimeoutMS=500";
     const { code, out } = await run(["--cluster", "Gone", "--once", "--json"], { MONGODB_URI: uri });
     expect(code).toBe(1);
     expect(JSON.parse(out[0]!).sources[0]).toMatchObject({ name: "mongodb", ok: false });

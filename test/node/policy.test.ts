@@ -61,15 +61,23 @@ describe("plan on M0 (no attribution)", () => {
   });
 
   it("skips targets that do not own the cluster", () => {
-    const decision = plan(input({ targets: [target("other", { clusters: ["Analytics"] }), target("web", { clusters: ["Cluster0"] })] }));
+    const decision = plan(
+      input({
+        targets: [target("other", { clusters: ["Analytics"] }), target("web", { clusters: ["Cluster0"] })],
+      }),
+    );
     expect(decision.kind === "redeploy" && decision.target.name).toBe("web");
   });
 
   it("moves to the next target after one was tried, then back for a second round, then gives up", () => {
-    const tried = (...names: string[]): PastAction[] => names.map((n) => ({ target: n, at: minutesAgo(30), outcome: "started" }));
+    const tried = (...names: string[]): PastAction[] =>
+      names.map((n) => ({ target: n, at: minutesAgo(30), outcome: "started" }));
     expect((plan(input({ attempts: tried("web") })) as { target: Target }).target.name).toBe("worker");
     expect((plan(input({ attempts: tried("web", "worker") })) as { target: Target }).target.name).toBe("web");
-    expect(plan(input({ attempts: tried("web", "worker", "web", "worker") }))).toEqual({ kind: "exhausted", tried: ["web", "worker"] });
+    expect(plan(input({ attempts: tried("web", "worker", "web", "worker") }))).toEqual({
+      kind: "exhausted",
+      tried: ["web", "worker"],
+    });
   });
 
   it("never asks a platform again that refused the call in this incident", () => {
@@ -78,17 +86,31 @@ describe("plan on M0 (no attribution)", () => {
   });
 
   it("stops everything when an earlier call's outcome is unknown", () => {
-    expect(plan(input({ attempts: [{ target: "web", at: minutesAgo(1), outcome: "unknown" }] }))).toEqual({ kind: "unknown-outcome", target: "web" });
-    expect(plan(input({ attempts: [{ target: "web", at: minutesAgo(1), outcome: "sending" }] })).kind).toBe("unknown-outcome");
+    expect(plan(input({ attempts: [{ target: "web", at: minutesAgo(1), outcome: "unknown" }] }))).toEqual({
+      kind: "unknown-outcome",
+      target: "web",
+    });
+    expect(plan(input({ attempts: [{ target: "web", at: minutesAgo(1), outcome: "sending" }] })).kind).toBe(
+      "unknown-outcome",
+    );
   });
 
   it("does nothing below the threshold, and nothing blind", () => {
-    expect(plan(input({ assessment: assessment({ percent: 79.9 }) }))).toEqual({ kind: "below-threshold", percent: 79.9, threshold: 80 });
-    expect(plan(input({ assessment: assessment({ percent: null, current: null }) })).kind).toBe("cannot-measure");
+    expect(plan(input({ assessment: assessment({ percent: 79.9 }) }))).toEqual({
+      kind: "below-threshold",
+      percent: 79.9,
+      threshold: 80,
+    });
+    expect(plan(input({ assessment: assessment({ percent: null, current: null }) })).kind).toBe(
+      "cannot-measure",
+    );
   });
 
   it("has no failover on a shared tier", () => {
-    expect(plan(input({ targets: [] }))).toEqual({ kind: "no-targets", reason: "no target owns cluster Cluster0" });
+    expect(plan(input({ targets: [] }))).toEqual({
+      kind: "no-targets",
+      reason: "no target owns cluster Cluster0",
+    });
   });
 
   it("respects a snooze", () => {
@@ -115,13 +137,19 @@ describe("plan on M10+ (attributed)", () => {
 
   it("matches by env.name for targets that list no appNames", () => {
     const decision = plan(
-      input({ assessment: attributed([app("(no appName)", 900, "vercel")]), targets: [target("web", { envNames: ["vercel"] })] }),
+      input({
+        assessment: attributed([app("(no appName)", 900, "vercel")]),
+        targets: [target("web", { envNames: ["vercel"] })],
+      }),
     );
     expect(decision.kind === "redeploy" && decision.target.name).toBe("web");
   });
 
   it("offers failover when no target owns the culprit, at most once a day", () => {
-    const base = input({ assessment: attributed([app("mystery", 1000)]), targets: [target("web", { appNames: ["shop-web"] })] });
+    const base = input({
+      assessment: attributed([app("mystery", 1000)]),
+      targets: [target("web", { appNames: ["shop-web"] })],
+    });
     expect(plan(base).kind).toBe("failover");
     expect(plan({ ...base, lastFailoverAt: minutesAgo(60) }).kind).toBe("no-targets");
     expect(plan({ ...base, lastFailoverAt: minutesAgo(25 * 60) }).kind).toBe("failover");
@@ -142,13 +170,29 @@ describe("caps", () => {
       target: "web",
       until: new Date(NOW.getTime() + 10 * 60_000).toISOString(),
     });
-    expect(plan(input({ recentActions: [{ target: "web", at: minutesAgo(16), outcome: "started" }] })).kind).toBe("redeploy");
+    expect(
+      plan(input({ recentActions: [{ target: "web", at: minutesAgo(16), outcome: "started" }] })).kind,
+    ).toBe("redeploy");
   });
 
   it("holds the hourly cap across all targets and frees a slot an hour after the oldest counted action", () => {
-    const recent: PastAction[] = [50, 40, 30, 20, 20, 17].map((m, i) => ({ target: `t${i}`, at: minutesAgo(m), outcome: "started" }));
-    expect(budgetCheck("web", recent, POLICY, NOW)).toEqual({ reason: "hourly-cap", until: new Date(NOW.getTime() + 10 * 60_000).toISOString() });
+    const recent: PastAction[] = [50, 40, 30, 20, 20, 17].map((m, i) => ({
+      target: `t${i}`,
+      at: minutesAgo(m),
+      outcome: "started",
+    }));
+    expect(budgetCheck("web", recent, POLICY, NOW)).toEqual({
+      reason: "hourly-cap",
+      until: new Date(NOW.getTime() + 10 * 60_000).toISOString(),
+    });
     expect(budgetCheck("web", recent.slice(1), POLICY, NOW)).toBeNull();
-    expect(budgetCheck("web", [...recent.slice(1), { target: "x", at: minutesAgo(61), outcome: "started" }], POLICY, NOW)).toBeNull();
+    expect(
+      budgetCheck(
+        "web",
+        [...recent.slice(1), { target: "x", at: minutesAgo(61), outcome: "started" }],
+        POLICY,
+        NOW,
+      ),
+    ).toBeNull();
   });
 });

@@ -67,7 +67,12 @@ describe("npm start", () => {
     expect(secret).toBeTruthy();
     expect(output).toContain(`admin token:    ${TOKEN}`);
     const lines: string[] = [];
-    const code = await alertTest(["--url", `${base}/webhooks/atlas`, "--secret", secret!], {}, (l) => lines.push(l), (l) => lines.push(l));
+    const code = await alertTest(
+      ["--url", `${base}/webhooks/atlas`, "--secret", secret!],
+      {},
+      (l) => lines.push(l),
+      (l) => lines.push(l),
+    );
     expect(code).toBe(0);
     expect(lines.at(-1)).toMatch(/^202 \{"status":"accepted","incident":"[0-9a-f]{24}-[0-9a-z]{15}"\}$/);
 

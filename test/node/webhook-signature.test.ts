@@ -1,6 +1,10 @@
 /** Known-answer tests for the Atlas signature: RFC 2202 HMAC-SHA1 vectors, base64-encoded as Atlas sends them. */
 import { describe, expect, it } from "vitest";
-import { checkAtlasSignature, signAtlasBody, verifyAtlasSignature } from "../../src/atlas/webhook-signature.ts";
+import {
+  checkAtlasSignature,
+  signAtlasBody,
+  verifyAtlasSignature,
+} from "../../src/atlas/webhook-signature.ts";
 
 const bytes = (text: string) => Uint8Array.from(new TextEncoder().encode(text));
 const hexToBase64 = (hex: string) => Buffer.from(hex, "hex").toString("base64");
@@ -32,11 +36,20 @@ describe("Atlas webhook signature", () => {
     const body = bytes('{"id":"1"}');
     const good = await signAtlasBody(body, "s3cret");
     expect(await verifyAtlasSignature(body, good, "s3cret")).toBe(true);
-    expect(await checkAtlasSignature(bytes('{"id":"2"}'), good, "s3cret")).toEqual({ ok: false, reason: "mismatch" });
+    expect(await checkAtlasSignature(bytes('{"id":"2"}'), good, "s3cret")).toEqual({
+      ok: false,
+      reason: "mismatch",
+    });
     expect(await checkAtlasSignature(body, good, "other")).toEqual({ ok: false, reason: "mismatch" });
     expect(await checkAtlasSignature(body, null, "s3cret")).toEqual({ ok: false, reason: "missing" });
     expect(await checkAtlasSignature(body, "", "s3cret")).toEqual({ ok: false, reason: "missing" });
-    for (const bad of ["***", "abc", good.slice(0, -4), `${good}AAAA`, Buffer.from(good, "base64").toString("hex")]) {
+    for (const bad of [
+      "***",
+      "abc",
+      good.slice(0, -4),
+      `${good}AAAA`,
+      Buffer.from(good, "base64").toString("hex"),
+    ]) {
       expect(await checkAtlasSignature(body, bad, "s3cret")).toEqual({ ok: false, reason: "malformed" });
     }
   });

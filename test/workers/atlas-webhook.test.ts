@@ -70,7 +70,9 @@ describe("intake order: size, content type, signature, JSON, schema", () => {
   /** A valid alert padded (through humanReadable) to exactly `bytes` bytes of JSON. */
   function alertOfSize(bytes: number): string {
     const base = JSON.stringify(alertWith(M0_CONNECTIONS_OPEN, { humanReadable: "" }));
-    const padded = JSON.stringify(alertWith(M0_CONNECTIONS_OPEN, { humanReadable: "x".repeat(bytes - base.length) }));
+    const padded = JSON.stringify(
+      alertWith(M0_CONNECTIONS_OPEN, { humanReadable: "x".repeat(bytes - base.length) }),
+    );
     expect(new TextEncoder().encode(padded).byteLength).toBe(bytes);
     return padded;
   }
@@ -79,7 +81,7 @@ describe("intake order: size, content type, signature, JSON, schema", () => {
     // humanReadable is capped at 8 KiB by the schema, so a 64 KiB body is valid only if padded elsewhere:
     // spaces between tokens are valid JSON and part of the signed bytes.
     const body = JSON.stringify(M0_CONNECTIONS_OPEN);
-    const padded = body.slice(0, -1) + " ".repeat(65536 - body.length) + "}";
+    const padded = `${body.slice(0, -1) + " ".repeat(65536 - body.length)}}`;
     expect(new TextEncoder().encode(padded).byteLength).toBe(65536);
     expect((await deliver(padded)).status).toBe(202);
   });
@@ -98,7 +100,9 @@ describe("intake order: size, content type, signature, JSON, schema", () => {
 
   it("accepts JSON with parameters, +json types and a missing content type", async () => {
     for (const contentType of ["application/json; charset=utf-8", "application/vnd.atlas+json", null]) {
-      const alert = alertWith(M0_CONNECTIONS_OPEN, { id: `66aa0000000000000000c0${contentType ? "1" : "2"}${contentType?.length ?? 0}` });
+      const alert = alertWith(M0_CONNECTIONS_OPEN, {
+        id: `66aa0000000000000000c0${contentType ? "1" : "2"}${contentType?.length ?? 0}`,
+      });
       expect((await deliver(alert, { contentType })).status).toBe(202);
     }
   });
@@ -170,7 +174,13 @@ describe("intake order: size, content type, signature, JSON, schema", () => {
     expect(response.status).toBe(400);
     const text = await response.text();
     const { issues } = JSON.parse(text) as { issues: Array<{ path: string }> };
-    expect(issues.map((i) => i.path).sort()).toEqual(["currentValue.number", "groupId", "id", "status", "updated"]);
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      "currentValue.number",
+      "groupId",
+      "id",
+      "status",
+      "updated",
+    ]);
     expect(text).not.toContain("SECRETISH");
     expect(text).not.toContain("eighty");
   });
@@ -208,18 +218,31 @@ describe("dedupe, joining and closing", () => {
 
   it("joins a re-notification and a second alert to the open incident; CLOSED of both closes it", async () => {
     const first = await json<Outcome>(await deliver(M0_CONNECTIONS_OPEN));
-    const renotified = alertWith(M0_CONNECTIONS_OPEN, { updated: "2026-08-13T10:05:00Z", currentValue: { number: 88, units: "RAW" } });
+    const renotified = alertWith(M0_CONNECTIONS_OPEN, {
+      updated: "2026-08-13T10:05:00Z",
+      currentValue: { number: 88, units: "RAW" },
+    });
     const second = alertWith(M0_CONNECTIONS_OPEN, {
       id: "66aa00000000000000000099",
       metricName: "CONNECTIONS",
       currentValue: { number: 431, units: "RAW" },
       updated: "2026-08-13T10:06:00Z",
     });
-    expect(await json(await deliver(renotified, { event: "alert.update" }))).toEqual({ status: "accepted", incident: first.incident });
+    expect(await json(await deliver(renotified, { event: "alert.update" }))).toEqual({
+      status: "accepted",
+      incident: first.incident,
+    });
     expect(await json(await deliver(second))).toEqual({ status: "accepted", incident: first.incident });
 
-    const closeFirst = alertWith(M0_CONNECTIONS_OPEN, { status: "CLOSED", updated: "2026-08-13T10:20:00Z", resolved: "2026-08-13T10:20:00Z" });
-    expect(await json(await deliver(closeFirst, { event: "alert.close" }))).toEqual({ status: "accepted", incident: first.incident });
+    const closeFirst = alertWith(M0_CONNECTIONS_OPEN, {
+      status: "CLOSED",
+      updated: "2026-08-13T10:20:00Z",
+      resolved: "2026-08-13T10:20:00Z",
+    });
+    expect(await json(await deliver(closeFirst, { event: "alert.close" }))).toEqual({
+      status: "accepted",
+      incident: first.incident,
+    });
     expect((await incident(first.incident!)).state).not.toBe("closed");
 
     const closeSecond = alertWith(second, { status: "CLOSED", updated: "2026-08-13T10:21:00Z" });
@@ -227,7 +250,9 @@ describe("dedupe, joining and closing", () => {
     const closed = await incident(first.incident!);
     expect(closed.state).toBe("closed");
     expect(closed.alerts).toHaveLength(5);
-    const intake = closed.journal.filter((j) => j.step === "intake" || (j.step === "incident" && j.status === "closed"));
+    const intake = closed.journal.filter(
+      (j) => j.step === "intake" || (j.step === "incident" && j.status === "closed"),
+    );
     expect(intake.map((j) => `${j.step}:${j.status}`)).toEqual([
       "intake:opened",
       "intake:joined",
@@ -238,16 +263,22 @@ describe("dedupe, joining and closing", () => {
     ]);
 
     // The next alert for the cluster opens a new incident.
-    const again = alertWith(M0_CONNECTIONS_OPEN, { id: "66aa000000000000000000aa", updated: "2026-08-13T11:00:00Z" });
+    const again = alertWith(M0_CONNECTIONS_OPEN, {
+      id: "66aa000000000000000000aa",
+      updated: "2026-08-13T11:00:00Z",
+    });
     const next = await json<Outcome>(await deliver(again));
     expect(next.incident).not.toBe(first.incident);
   });
 
   it("closes on alert.cancel and says so", async () => {
     const { incident: id } = await json<Outcome>(await deliver(FLEX_CONNECTIONS_OPEN));
-    await deliver(alertWith(FLEX_CONNECTIONS_OPEN, { status: "CANCELLED", updated: "2026-08-13T10:01:00Z" }), {
-      event: "alert.cancel",
-    });
+    await deliver(
+      alertWith(FLEX_CONNECTIONS_OPEN, { status: "CANCELLED", updated: "2026-08-13T10:01:00Z" }),
+      {
+        event: "alert.cancel",
+      },
+    );
     const detail = await incident(id!);
     expect(detail.state).toBe("closed");
     expect(detail.journal.find((j) => j.step === "incident" && j.status === "closed")).toMatchObject({
@@ -258,10 +289,16 @@ describe("dedupe, joining and closing", () => {
   it("journals acknowledge and inform events without changing the incident", async () => {
     const { incident: id } = await json<Outcome>(await deliver(M0_CONNECTIONS_OPEN));
     const acked = alertWith(M0_CONNECTIONS_OPEN, { updated: "2026-08-13T10:02:00Z" });
-    expect(await json(await deliver(acked, { event: "alert.acknowledge" }))).toEqual({ status: "accepted", incident: id });
+    expect(await json(await deliver(acked, { event: "alert.acknowledge" }))).toEqual({
+      status: "accepted",
+      incident: id,
+    });
     const detail = await incident(id!);
     expect(detail.state).not.toBe("closed");
-    expect(detail.journal.filter((j) => j.step === "intake").at(-1)).toMatchObject({ step: "intake", status: "noted" });
+    expect(detail.journal.filter((j) => j.step === "intake").at(-1)).toMatchObject({
+      step: "intake",
+      status: "noted",
+    });
   });
 
   it("falls back to the payload's status when X-MMS-Event is missing", async () => {
@@ -278,7 +315,10 @@ describe("dedupe, joining and closing", () => {
       event: "alert.close",
     });
     const late = alertWith(M0_CONNECTIONS_OPEN, { updated: "2026-08-13T10:10:00Z" });
-    expect(await json(await deliver(late, { event: "alert.update" }))).toEqual({ status: "accepted", incident: id });
+    expect(await json(await deliver(late, { event: "alert.update" }))).toEqual({
+      status: "accepted",
+      incident: id,
+    });
     const list = await json<{ incidents: Array<{ state: string }> }>(await admin("/incidents"));
     expect(list.incidents.map((i) => i.state)).toEqual(["closed"]);
   });

@@ -34,7 +34,9 @@ describe("secrets", () => {
     await keep(await admin("/incidents", {}, "wrong-token-0123456789"));
     await keep(await admin("/incidents", {}, TEST_SECRETS.ATLAS_WEBHOOK_SECRET));
     await keep(await admin("/incidents"));
-    await keep(await admin("/trigger", { method: "POST", body: JSON.stringify({ reason: TEST_SECRETS.ADMIN_TOKEN }) }));
+    await keep(
+      await admin("/trigger", { method: "POST", body: JSON.stringify({ reason: TEST_SECRETS.ADMIN_TOKEN }) }),
+    );
 
     expect(bodies.length).toBe(9);
     expect(lines.length).toBeGreaterThan(0); // the rejections above are logged

@@ -5,7 +5,13 @@ import { alertWith, M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 import { TEST_SECRETS } from "./bindings.ts";
 import { admin, BASE, deliver, json } from "./support.ts";
 
-type Summary = { id: string; cluster: { groupId: string; name: string }; state: string; openedAt: string; updatedAt: string };
+type Summary = {
+  id: string;
+  cluster: { groupId: string; name: string };
+  state: string;
+  openedAt: string;
+  updatedAt: string;
+};
 type Page = { incidents: Summary[]; next: string | null };
 
 const PROJECT_A = "66aa00000000000000000003";
@@ -97,18 +103,14 @@ describe("GET /incidents", () => {
     expect(page2.next).toBeNull();
   });
 
-  it.each([
-    "?state=sleeping",
-    "?limit=0",
-    "?limit=1000",
-    "?limit=abc",
-    "?before=not-an-id",
-    "?colour=blue",
-  ])("answers 400 for %s", async (query) => {
-    const response = await admin(`/incidents${query}`);
-    expect(response.status).toBe(400);
-    expect((await json<{ issues: unknown[] }>(response)).issues.length).toBeGreaterThan(0);
-  });
+  it.each(["?state=sleeping", "?limit=0", "?limit=1000", "?limit=abc", "?before=not-an-id", "?colour=blue"])(
+    "answers 400 for %s",
+    async (query) => {
+      const response = await admin(`/incidents${query}`);
+      expect(response.status).toBe(400);
+      expect((await json<{ issues: unknown[] }>(response)).issues.length).toBeGreaterThan(0);
+    },
+  );
 
   it("answers 404 for an unknown or malformed incident id", async () => {
     expect((await admin("/incidents/66aa00000000000000000003-000000000000000")).status).toBe(404);
@@ -124,7 +126,10 @@ describe("POST /trigger", () => {
     expect(response.status).toBe(202);
     const { incident } = await json<{ incident: string }>(response);
     const again = await json<{ incident: string }>(
-      await admin("/trigger", { method: "POST", body: JSON.stringify({ groupId: PROJECT_A, cluster: "Cluster0" }) }),
+      await admin("/trigger", {
+        method: "POST",
+        body: JSON.stringify({ groupId: PROJECT_A, cluster: "Cluster0" }),
+      }),
     );
     expect(again.incident).toBe(incident);
     const detail = await json<{ journal: Array<{ step: string; status: string; detail: unknown }> }>(
@@ -138,7 +143,10 @@ describe("POST /trigger", () => {
   it("joins the incident an Atlas alert opened for the same cluster", async () => {
     const fromAlert = await openIncident(PROJECT_A, "Cluster0", 7);
     const { incident } = await json<{ incident: string }>(
-      await admin("/trigger", { method: "POST", body: JSON.stringify({ groupId: PROJECT_A, cluster: "Cluster0" }) }),
+      await admin("/trigger", {
+        method: "POST",
+        body: JSON.stringify({ groupId: PROJECT_A, cluster: "Cluster0" }),
+      }),
     );
     expect(incident).toBe(fromAlert);
   });

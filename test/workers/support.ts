@@ -15,7 +15,9 @@ export interface DeliveryOptions {
 /** POSTs `body` (an object, or raw text/bytes) to the webhook, signed with the test secret by default. */
 export async function deliver(body: unknown, options: DeliveryOptions = {}): Promise<Response> {
   const raw =
-    typeof body === "string" || body instanceof Uint8Array ? body : new TextEncoder().encode(JSON.stringify(body));
+    typeof body === "string" || body instanceof Uint8Array
+      ? body
+      : new TextEncoder().encode(JSON.stringify(body));
   const bytes = typeof raw === "string" ? new TextEncoder().encode(raw) : raw;
   const headers = new Headers();
   const contentType = options.contentType === undefined ? "application/json" : options.contentType;
@@ -24,10 +26,15 @@ export async function deliver(body: unknown, options: DeliveryOptions = {}): Pro
   if (event !== null) headers.set("x-mms-event", event);
   const signature =
     options.signature === undefined
-      ? await signAtlasBody(bytes as Uint8Array<ArrayBuffer>, options.secret ?? TEST_SECRETS.ATLAS_WEBHOOK_SECRET)
+      ? await signAtlasBody(
+          bytes as Uint8Array<ArrayBuffer>,
+          options.secret ?? TEST_SECRETS.ATLAS_WEBHOOK_SECRET,
+        )
       : options.signature;
   if (signature !== null) headers.set("x-mms-signature", signature);
-  return exports.default.fetch(new Request(`${BASE}/webhooks/atlas`, { method: "POST", headers, body: bytes }));
+  return exports.default.fetch(
+    new Request(`${BASE}/webhooks/atlas`, { method: "POST", headers, body: bytes }),
+  );
 }
 
 /** Calls an operator route with the admin token (or `token`, or none when null). */

@@ -1,0 +1,342 @@
+/**
+ * The response pipeline end to end, inside workerd: real webhook intake, the ledger's real alarm,
+ * the real `mongodb` driver against the fake wire-protocol server, the Admin API client against the
+ * fake Atlas, and the redeploy adapters against the fake platforms. A "redeploy" kills the leaky
+ * app process, exactly what a real redeploy does to a leak; verification then sees the count drop.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { alertWith } from "../fixtures/atlas-alerts.ts";
+import { TEST_SECRETS } from "./bindings.ts";
+import { E2E } from "./e2e-plan.ts";
+import {
+  alertFor,
+  atlas,
+  incident,
+  mongoControl,
+  platforms,
+  settled,
+  steps,
+  waitFor,
+} from "./e2e-support.ts";
+import { admin, deliver, json } from "./support.ts";
+
+const m0Fake = () => inject("e2eMongo").m0.id;
+
+// After every scenario: no hook URL, token or key in any incident, journal or log line.
+const logs: string[] = [];
+beforeEach(() => {
+  logs.length = 0;
+  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+    const original = console[level].bind(console);
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      logs.push(args.map(String).join(" "));
+      original(...args);
+    });
+  }
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  const secrets = [
+    ...Object.values(TEST_SECRETS),
+    inject("atlasCredentials").serviceAccount.clientSecret,
+    ...inject("e2eTargets").flatMap((t) => Object.values(t.secrets)),
+  ];
+  const list = await json<{ incidents: Array<{ id: string }> }>(await admin("/incidents?limit=200"));
+  const texts = [JSON.stringify(list), ...logs];
+  for (const { id } of list.incidents) {
+    const detail = await incident(id);
+    expect(detail.journal.length).toBeGreaterThan(0);
+    texts.push(JSON.stringify(detail));
+  }
+  for (const secret of secrets) for (const text of texts) expect(text).not.toContain(secret);
+});
+
+describe("M0 at 86 %", () => {
+  beforeAll(async () => {
+    await atlas.project(E2E.m0.groupId, [{ name: E2E.m0.cluster, tier: "M0" }]);
+  });
+
+  it("redeploys the first owning target once, sees the count drop, and resolves", async () => {
+    const { pid } = await mongoControl.spawn(m0Fake(), "shop-web", 42);
+    await platforms.killOnRedeploy("m0-web", pid);
+
+    const first = await alertFor(E2E.m0.groupId, E2E.m0.cluster, 86);
+    const id = first.incident;
+    const done = await waitFor(id, settled);
+
+    expect(done.state).toBe("resolved");
+    expect(await platforms.calls("m0-web")).toHaveLength(1);
+    expect(await platforms.calls("m0-worker")).toHaveLength(0);
+    expect((await mongoControl.stats(m0Fake())).openByApp["shop-web"] ?? 0).toBe(0);
+
+    const journal = steps(done);
+    for (const expected of [
+      "intake:opened",
+      "stats:ok",
+      "plan:redeploy",
+      "advice:ok",
+      "action:sending",
+      "action:started",
+      "verify:recovered",
+      "incident:resolved",
+    ]) {
+      expect(journal).toContain(expected);
+    }
+    expect(journal.indexOf("plan:redeploy")).toBeLessThan(journal.indexOf("action:sending"));
+    expect(journal.indexOf("action:started")).toBeLessThan(journal.indexOf("verify:recovered"));
+    const plan = done.journal.find((j) => j.step === "plan")!;
+    expect(plan.detail).toMatchObject({ target: "m0-web", kind: "vercel" });
+    const stats = done.journal.find((j) => j.step === "stats")!;
+    expect(stats.detail).toMatchObject({ tier: "M0", limit: 50, byApp: [] });
+    const resolved = done.journal.find((j) => j.status === "resolved")!.detail as {
+      before: { percent: number };
+      after: { percent: number };
+    };
+    expect(resolved.before.percent).toBeGreaterThanOrEqual(80);
+    expect(resolved.after.percent).toBeLessThan(80);
+
+    // Atlas sees the drop and closes its alert: the incident closes after one last reading.
+    await deliver(
+      alertWith(first.alert, { status: "CLOSED", updated: new Date(Date.now() + 1000).toISOString() }),
+      {
+        event: "alert.close",
+      },
+    );
+    const closed = await waitFor(id, (i) => steps(i).includes("stats:final"));
+    expect(closed.state).toBe("closed");
+
+    // The leak comes back at once: a new incident inside m0-web's cooldown fires nothing.
+    // (One test, because storage is reset between tests and the cooldown lives in storage.)
+    const again = await mongoControl.spawn(m0Fake(), "shop-web", 42);
+    try {
+      const second = await alertFor(E2E.m0.groupId, E2E.m0.cluster, 88);
+      expect(second.incident).not.toBe(id);
+      const blocked = await waitFor(second.incident, (i) => steps(i).includes("plan:blocked"));
+      expect(blocked.journal.find((j) => j.step === "plan")!.detail).toMatchObject({
+        target: "m0-web",
+        reason: "cooldown",
+      });
+      expect(blocked.state).toBe("open");
+      expect(await platforms.calls("m0-web")).toHaveLength(1);
+      expect(await platforms.calls("m0-worker")).toHaveLength(0);
+    } finally {
+      await mongoControl.kill(again.pid);
+    }
+  }, 30_000);
+});
+
+describe("M10 with two apps", () => {
+  it("redeploys only the culprit's target", async () => {
+    const fake = inject("e2eMongo").m10.id;
+    await atlas.project(E2E.m10.groupId, [{ name: E2E.m10.cluster, tier: "M10" }]);
+    const shop = await mongoControl.spawn(fake, "shop-web", 80, { VERCEL: "1", VERCEL_REGION: "iad1" });
+    const admin = await mongoControl.spawn(fake, "admin", 4);
+    try {
+      await platforms.killOnRedeploy("m10-shop", shop.pid);
+      const { incident: id } = await alertFor(E2E.m10.groupId, E2E.m10.cluster, 86, {
+        metricName: "CONNECTIONS",
+        currentValue: { number: 86, units: "RAW" },
+      });
+      const done = await waitFor(id, settled);
+      expect(done.state).toBe("resolved");
+      expect(await platforms.calls("m10-shop")).toHaveLength(1);
+      expect(await platforms.calls("m10-admin")).toHaveLength(0);
+      const stats = done.journal.find((j) => j.step === "stats")!.detail as {
+        byApp: Array<{ app: string; env: string | null; connections: number }>;
+      };
+      expect(stats.byApp).toEqual([
+        { app: "shop-web", env: "vercel", connections: 80 },
+        { app: "admin", env: null, connections: 4 },
+      ]);
+      const advice = done.journal.find((j) => j.step === "advice")!.detail as {
+        advice: Array<{ app: string; steps: string[] }>;
+      };
+      expect(advice.advice[0]!.app).toBe("shop-web");
+      expect(advice.advice[0]!.steps.join(" ")).toContain("attachDatabasePool");
+    } finally {
+      await mongoControl.kill(admin.pid);
+    }
+  });
+});
+
+describe("a full cluster and an Admin API answering 500", () => {
+  it("still redeploys on the alert's own value", async () => {
+    const fake = inject("e2eMongo").full.id;
+    await atlas.project(E2E.full.groupId, [{ name: E2E.full.cluster, tier: "M0" }]);
+    await atlas.fail(E2E.full.groupId, 500);
+    const { pid } = await mongoControl.spawn(fake, "shop-web", 4);
+    try {
+      await platforms.killOnRedeploy("full-web", pid);
+      const { incident: id } = await alertFor(E2E.full.groupId, E2E.full.cluster, 97);
+      const done = await waitFor(id, settled, 30_000);
+      const stats = done.journal.find((j) => j.step === "stats")!.detail as {
+        percent: number;
+        sources: Array<{ name: string; ok: boolean }>;
+      };
+      expect(stats.percent).toBe(97);
+      expect(stats.sources).toEqual([
+        expect.objectContaining({ name: "mongodb", ok: false }),
+        expect.objectContaining({ name: "atlas-admin", ok: false }),
+        expect.objectContaining({ name: "alert", ok: true }),
+      ]);
+      expect(await platforms.calls("full-web")).toHaveLength(1);
+      expect(steps(done)).toContain("action:started");
+      expect((await mongoControl.stats(fake)).rejected).toBeGreaterThan(0);
+    } finally {
+      await atlas.clearFaults();
+    }
+  }, 40_000);
+});
+
+describe("modes", () => {
+  let processes: Record<string, string[]>;
+  beforeAll(async () => {
+    processes = await atlas.project(E2E.modes.groupId, [
+      { name: E2E.modes.notify, tier: "M0" },
+      { name: E2E.modes.dry, tier: "M0" },
+      { name: E2E.modes.approve, tier: "M0" },
+    ]);
+    // The Admin API reports 430 of 500 on every node: 86 %.
+    await atlas.setConnections(
+      Object.fromEntries(
+        Object.values(processes)
+          .flat()
+          .map((p) => [p, 430]),
+      ),
+    );
+  });
+
+  it("notify plans and tells, and sends nothing to any platform", async () => {
+    const { incident: id } = await alertFor(E2E.modes.groupId, E2E.modes.notify, 86);
+    const done = await waitFor(id, (i) => steps(i).includes("action:notify-only"));
+    expect(steps(done)).toContain("plan:redeploy");
+    expect(await platforms.calls("notify-web")).toHaveLength(0);
+  });
+
+  it("dry-run journals the call it would make, with target and kind, and sends nothing", async () => {
+    const response = await admin("/trigger", {
+      method: "POST",
+      body: JSON.stringify({
+        groupId: E2E.modes.groupId,
+        cluster: E2E.modes.dry,
+        dryRun: true,
+        reason: "rehearsal",
+      }),
+    });
+    const { incident: id } = await json<{ incident: string }>(response);
+    const done = await waitFor(id, (i) => steps(i).includes("action:dry-run"));
+    const dry = done.journal.find((j) => j.status === "dry-run")!.detail;
+    expect(dry).toMatchObject({ target: "dry-web", kind: "railway", method: "POST" });
+    expect(JSON.stringify(dry)).not.toMatch(/token|Bearer/i);
+    expect(await platforms.calls("dry-web")).toHaveLength(0);
+  });
+
+  it("approve waits for a human, acts once on approval, and ignores a second click", async () => {
+    const { incident: id } = await alertFor(E2E.modes.groupId, E2E.modes.approve, 86);
+    await waitFor(id, (i) => i.state === "awaiting-approval");
+    expect(await platforms.calls("approve-web")).toHaveLength(0);
+    const ledger = env.LEDGER.getByName(E2E.modes.groupId);
+    expect(await ledger.decide(id, "approve", "U0APPROVER")).toEqual({ applied: true, state: "acting" });
+    expect((await ledger.decide(id, "approve", "U0APPROVER")).applied).toBe(false);
+    const acted = await waitFor(id, (i) => steps(i).includes("action:started"));
+    expect(acted.journal.find((j) => j.status === "approved")!.detail).toEqual({ by: "U0APPROVER" });
+    expect(await platforms.calls("approve-web")).toHaveLength(1);
+  });
+});
+
+describe("durability around a deploy hook", () => {
+  let processes: Record<string, string[]>;
+  beforeAll(async () => {
+    processes = await atlas.project(E2E.crash.groupId, [
+      { name: E2E.crash.after, tier: "M0" },
+      { name: E2E.crash.before, tier: "M0" },
+    ]);
+    await atlas.setConnections(
+      Object.fromEntries(
+        Object.values(processes)
+          .flat()
+          .map((p) => [p, 440]),
+      ),
+    );
+  });
+
+  it("a crash after the call was sent leaves it unknown and never repeats it", async () => {
+    const { runInDurableObject } = await import("cloudflare:test");
+    await platforms.failNext("vercel", "timeout", "crash-after");
+    const { incident: id, alert } = await alertFor(E2E.crash.groupId, E2E.crash.after, 88);
+    await waitFor(id, (i) => steps(i).includes("action:sending"));
+    // The call is in flight (the fake never answers): the ledger crashes now, losing the call's answer.
+    await runInDurableObject(env.LEDGER.getByName(E2E.crash.groupId), (_instance, state) => {
+      state.abort("simulated crash");
+    }).catch(() => undefined);
+    // Atlas re-notifies; the ledger wakes up and resumes from its journal.
+    await deliver(alertWith(alert, { updated: new Date(Date.now() + 1000).toISOString() }), {
+      event: "alert.update",
+    });
+    const done = await waitFor(id, (i) => i.state === "escalated", 30_000);
+    expect(done.journal.find((j) => j.status === "unknown")!.detail).toMatchObject({
+      target: "crash-after",
+      detail: expect.stringContaining("will not be repeated"),
+    });
+    expect(done.journal.find((j) => j.status === "escalated")!.detail).toMatchObject({
+      reason: expect.stringContaining("unknown"),
+    });
+    expect(await platforms.calls("crash-after")).toHaveLength(1);
+  }, 40_000);
+
+  it("a crash before the call was sent repeats it exactly once", async () => {
+    const { runInDurableObject } = await import("cloudflare:test");
+    // Render with an API key: the adapter first asks whether a deploy is running. That read hangs,
+    // and the ledger crashes while waiting: nothing has been sent yet.
+    await platforms.failNext("render", "timeout", "crash-before", "list-deploys");
+    const { incident: id, alert } = await alertFor(E2E.crash.groupId, E2E.crash.before, 88);
+    const deadline = Date.now() + 10_000;
+    while ((await platforms.calls("crash-before")).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(steps(await incident(id))).not.toContain("action:sending");
+    await runInDurableObject(env.LEDGER.getByName(E2E.crash.groupId), (_instance, state) => {
+      state.abort("simulated crash");
+    }).catch(() => undefined);
+    await deliver(alertWith(alert, { updated: new Date(Date.now() + 1000).toISOString() }), {
+      event: "alert.update",
+    });
+    const done = await waitFor(id, (i) => steps(i).includes("action:started"), 30_000);
+    const restarts = (await platforms.calls("crash-before")).filter((c) => c.action === "restart");
+    expect(restarts).toHaveLength(1);
+    expect(steps(done).filter((s) => s === "action:sending")).toHaveLength(1);
+  }, 40_000);
+});
+
+describe("the global action budget", () => {
+  it("holds the hourly cap under a burst of incidents", async () => {
+    const index = env.LEDGER_INDEX.getByName("index");
+    const at = new Date().toISOString();
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        index.reserve({
+          key: `burst-${i}`,
+          target: `burst-target-${i}`,
+          at,
+          cooldownMinutes: 15,
+          maxActionsPerHour: 6,
+        }),
+      ),
+    );
+    expect(answers.filter((a) => a.ok)).toHaveLength(6);
+    expect(answers.filter((a) => !a.ok).map((a) => (a as { reason: string }).reason)).toEqual(
+      Array(4).fill("hourly-cap"),
+    );
+    // A repeated reservation (the same attempt resumed after a crash) is not counted twice.
+    expect(
+      await index.reserve({
+        key: "burst-0",
+        target: "burst-target-0",
+        at,
+        cooldownMinutes: 15,
+        maxActionsPerHour: 6,
+      }),
+    ).toEqual({ ok: true });
+  });
+});
