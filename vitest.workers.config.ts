@@ -14,6 +14,7 @@ export default defineProject({
           targets: inject("e2eTargets"),
           atlasApiUrl: inject("atlasApiUrl"),
           atlasCredentials: inject("atlasCredentials"),
+          slack: inject("slack"),
         }),
       },
     })),

@@ -12,6 +12,7 @@ import { requireAdmin } from "./admin-auth.ts";
 import { jsonError } from "./errors.ts";
 import { atlasWebhook } from "./routes/atlas-webhook.ts";
 import { incidents } from "./routes/incidents.ts";
+import { slackActions } from "./routes/slack-actions.ts";
 import { trigger } from "./routes/trigger.ts";
 
 export interface AppDeps<Bindings> {
@@ -33,6 +34,7 @@ const ALLOWED: Record<string, string> = {
   "/incidents": "GET, HEAD",
   "/incidents/:id": "GET, HEAD",
   "/healthz": "GET, HEAD",
+  "/slack/actions": "POST",
 };
 
 /** Builds the Worker's Hono app from its dependencies. */
@@ -59,6 +61,7 @@ export function createApp<Bindings extends object>(deps: AppDeps<Bindings>) {
   });
 
   app.route("/webhooks/atlas", atlasWebhook);
+  app.route("/slack/actions", slackActions);
   app.use("/trigger", requireAdmin);
   app.route("/trigger", trigger);
   app.use("/incidents", requireAdmin);

@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.ts";
 import { createConsoleLogger, describeError } from "../observability/log.ts";
 import { createRedeployAdapter } from "../platforms/index.ts";
 import type { ActionLimiter, PipelineDeps } from "../response/pipeline.ts";
+import { createSlackClient } from "../slack/client.ts";
 import { createSourceFactory } from "../stats/sources.ts";
 
 interface IndexStub {
@@ -35,6 +36,8 @@ export function createPipelineDeps(config: Config, index: IndexStub): PipelineDe
         return { ok: false, detail: describeError(error).message };
       }
     },
+    slack:
+      config.slack.kind === "none" ? null : createSlackClient({ fetch: fetchImpl, config: config.slack }),
     limiter: {
       recent: (now) => index.recentActions(now.toISOString()),
       reserve: (input) => index.reserve(input),

@@ -19,6 +19,13 @@ export interface LedgerGateway {
   /** Incidents of every project, newest first, at most `query.limit`. */
   list(query: IncidentQuery): Promise<IncidentSummary[]>;
   get(groupId: string, id: string): Promise<IncidentDetail | null>;
+  decide(
+    groupId: string,
+    id: string,
+    decision: "approve" | "skip" | "snooze",
+    by: string | null,
+    options: { requestedAt?: string; allowed?: boolean },
+  ): Promise<{ applied: boolean; state: string | null }>;
 }
 
 export interface LedgerBindings {
@@ -44,5 +51,6 @@ export function createLedgerGateway(env: LedgerBindings): LedgerGateway {
         .slice(0, query.limit);
     },
     get: (groupId, id) => ledger(groupId).getIncident(groupId, id),
+    decide: (groupId, id, decision, by, options) => ledger(groupId).decide(id, decision, by, options),
   };
 }

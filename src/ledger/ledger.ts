@@ -32,6 +32,7 @@ import type {
   TriggerRequest,
 } from "./model.ts";
 import { advance } from "./runner.ts";
+import { syncSlack } from "./slack-sync.ts";
 import { type IncidentRecord, LedgerStore, type RunMode } from "./store.ts";
 
 /** At most this many phase steps per alarm: a bug can never spin an alarm forever. */
@@ -116,21 +117,29 @@ export class Ledger extends DurableObject<LedgerEnv> {
   }
 
   /**
-   * A human's decision on an incident awaiting approval. Returns false when there is nothing to
-   * decide (already decided, or not awaiting): a second click or a replay changes nothing.
+   * A human's decision on an incident awaiting approval. Not applied (and harmless) when there is
+   * nothing to decide: already decided, not awaiting, a click on an older version of the message
+   * (`requestedAt` is not the current request), or a user who may not approve.
    */
   async decide(
     id: string,
     decision: Decision,
     by: string | null,
+    options: { requestedAt?: string; allowed?: boolean } = {},
   ): Promise<{ applied: boolean; state: string | null }> {
     const result = this.ctx.storage.transactionSync(() => {
       const incident = this.store.incident(id);
       if (!incident) return { applied: false, state: null };
       const now = new Date();
       const at = now.toISOString();
+      if (options.allowed === false) {
+        this.store.journal(id, at, "approval", "refused", { by, decision, reason: "not in SLACK_APPROVERS" });
+        return { applied: false, state: incident.state };
+      }
       if (decision === "snooze") {
         const until = new Date(now.getTime() + 3600_000).toISOString();
+        const current = this.store.snoozedUntil(incident.clusterKey);
+        if (current && Date.parse(current) > now.getTime()) return { applied: false, state: incident.state };
         this.store.snooze(incident.clusterKey, until, by);
         this.store.journal(id, at, "approval", "snoozed", { by, until });
         if (incident.phase === "approval") {
@@ -144,6 +153,9 @@ export class Ledger extends DurableObject<LedgerEnv> {
         return { applied: true, state: this.store.incident(id)!.state };
       }
       if (incident.phase !== "approval") return { applied: false, state: incident.state };
+      if (options.requestedAt !== undefined && options.requestedAt !== this.lastApprovalRequest(id)) {
+        return { applied: false, state: incident.state };
+      }
       if (decision === "approve") {
         this.store.journal(id, at, "approval", "approved", { by });
         this.store.update(id, at, { state: "acting", phase: "act", nextRunAt: now.getTime() });
@@ -155,6 +167,16 @@ export class Ledger extends DurableObject<LedgerEnv> {
     });
     await this.reschedule();
     return result;
+  }
+
+  private lastApprovalRequest(id: string): string | undefined {
+    const row = this.ctx.storage.sql
+      .exec(
+        "SELECT at FROM journal WHERE incident_id = ? AND step = 'approval' AND status = 'requested' ORDER BY seq DESC LIMIT 1",
+        id,
+      )
+      .toArray()[0];
+    return row ? String(row.at) : undefined;
   }
 
   /** Runs every incident whose turn has come. `overrides` let tests replace the outside world. */
@@ -174,6 +196,21 @@ export class Ledger extends DurableObject<LedgerEnv> {
       );
       steps++;
     }
+    if (deps.slack) {
+      const slack = deps.slack;
+      await syncSlack({
+        groupId,
+        store: this.store,
+        transaction: (fn) => this.ctx.storage.transactionSync(fn),
+        slack,
+        approvalButtons: slack.mode === "bot" && Boolean(deps.config.slack.signingSecret),
+        modeOf: (incident) =>
+          this.store.incident(incident.id)?.mode ?? deps.config.modeFor(groupId, incident.cluster.name),
+        detail: (id) => this.getIncident(groupId, id),
+        log: deps.log,
+        now: deps.now,
+      });
+    } else this.store.clearSlackDue();
     await this.reschedule();
     return steps;
   }

@@ -18,6 +18,11 @@
  *               decision_json TEXT NULL     the decision awaiting approval or being acted on
  *               checks_done INTEGER         verification reads done since the last action
  *               failures INTEGER            consecutive step errors (backs off the alarm)
+ *               slack_ts, slack_channel     the incident's Slack message, once posted (bot mode)
+ *               slack_due_at INTEGER NULL   epoch ms when the Slack message should next be brought up to date
+ *               slack_synced_seq INTEGER    the last journal seq the Slack message shows
+ *               slack_posted_state TEXT     the state last posted (webhook mode posts on state changes)
+ *               slack_error TEXT NULL       the last Slack error, journaled once per run of failures
  *               UNIQUE (cluster_key) WHERE state <> 'closed'   -- one live incident per cluster
  *   deliveries  key TEXT PK (alert id|status|updated|X-MMS-Event), received_at, disposition
  *               ('accepted'|'ignored'|'stale'), incident_id, alert_id, event, status, metric, value,
@@ -51,7 +56,13 @@ CREATE TABLE IF NOT EXISTS incidents (
   last_json TEXT,
   decision_json TEXT,
   checks_done INTEGER NOT NULL DEFAULT 0,
-  failures INTEGER NOT NULL DEFAULT 0
+  failures INTEGER NOT NULL DEFAULT 0,
+  slack_ts TEXT,
+  slack_channel TEXT,
+  slack_due_at INTEGER,
+  slack_synced_seq INTEGER NOT NULL DEFAULT 0,
+  slack_posted_state TEXT,
+  slack_error TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_live_per_cluster ON incidents (cluster_key) WHERE state <> 'closed';
 CREATE INDEX IF NOT EXISTS incidents_due ON incidents (next_run_at) WHERE next_run_at IS NOT NULL;
@@ -128,6 +139,18 @@ export interface IncidentRecord {
   failures: number;
 }
 
+export interface SlackState {
+  id: string;
+  ts: string | null;
+  channel: string | null;
+  syncedSeq: number;
+  postedState: string | null;
+  error: string | null;
+  state: string;
+  /** The incident's latest journal seq. */
+  seq: number;
+}
+
 export interface ActionRecord {
   id: number;
   incidentId: string;
@@ -182,9 +205,76 @@ export class LedgerStore {
   /** When the alarm should next fire, or null when nothing is scheduled. */
   earliestRun(): number | null {
     const row = this.sql
-      .exec("SELECT MIN(next_run_at) AS at FROM incidents WHERE next_run_at IS NOT NULL")
+      .exec(
+        `SELECT MIN(at) AS at FROM (
+           SELECT MIN(next_run_at) AS at FROM incidents WHERE next_run_at IS NOT NULL
+           UNION ALL SELECT MIN(slack_due_at) FROM incidents WHERE slack_due_at IS NOT NULL)`,
+      )
       .one();
     return row.at === null ? null : Number(row.at);
+  }
+
+  /** Incidents whose Slack message is due for an update. */
+  slackDue(nowMs: number): SlackState[] {
+    return this.sql
+      .exec(
+        `SELECT id, slack_ts, slack_channel, slack_synced_seq, slack_posted_state, slack_error, state,
+           (SELECT MAX(seq) FROM journal WHERE incident_id = incidents.id) AS seq
+         FROM incidents WHERE slack_due_at IS NOT NULL AND slack_due_at <= ? ORDER BY slack_due_at LIMIT 20`,
+        nowMs,
+      )
+      .toArray()
+      .map((row) => ({
+        id: String(row.id),
+        ts: row.slack_ts === null ? null : String(row.slack_ts),
+        channel: row.slack_channel === null ? null : String(row.slack_channel),
+        syncedSeq: Number(row.slack_synced_seq),
+        postedState: row.slack_posted_state === null ? null : String(row.slack_posted_state),
+        error: row.slack_error === null ? null : String(row.slack_error),
+        state: String(row.state),
+        seq: Number(row.seq ?? 0),
+      }));
+  }
+
+  /**
+   * Records a Slack sync of the journal up to `seq`. With `retryAt` the message stays due then;
+   * otherwise it stays due only if the journal grew while it was being delivered.
+   */
+  slackSynced(
+    id: string,
+    input: {
+      seq: number;
+      ts?: string | null;
+      channel?: string | null;
+      state: string;
+      retryAt: number | null;
+      error: string | null;
+    },
+  ): void {
+    this.sql.exec(
+      `UPDATE incidents SET
+         slack_ts = COALESCE(?, slack_ts), slack_channel = COALESCE(?, slack_channel),
+         slack_synced_seq = MAX(slack_synced_seq, ?), slack_posted_state = ?, slack_error = ?,
+         slack_due_at = CASE
+           WHEN ? IS NOT NULL THEN ?
+           WHEN (SELECT MAX(seq) FROM journal WHERE incident_id = incidents.id) > ? THEN slack_due_at
+           ELSE NULL END
+       WHERE id = ?`,
+      input.ts ?? null,
+      input.channel ?? null,
+      input.seq,
+      input.state,
+      input.error,
+      input.retryAt,
+      input.retryAt,
+      input.seq,
+      id,
+    );
+  }
+
+  /** Drops pending Slack updates (Slack is not configured). */
+  clearSlackDue(): void {
+    this.sql.exec("UPDATE incidents SET slack_due_at = NULL WHERE slack_due_at IS NOT NULL");
   }
 
   open(input: {
@@ -248,6 +338,7 @@ export class LedgerStore {
     );
   }
 
+  /** Appends to the journal; every line but Slack's own makes the Slack message due for an update. */
   journal(
     incident: string,
     at: string,
@@ -255,6 +346,13 @@ export class LedgerStore {
     status: string,
     detail: Record<string, unknown> = {},
   ): void {
+    if (step !== "slack") {
+      this.sql.exec(
+        "UPDATE incidents SET slack_due_at = COALESCE(slack_due_at, ?) WHERE id = ?",
+        Date.parse(at),
+        incident,
+      );
+    }
     this.sql.exec(
       "INSERT INTO journal (incident_id, at, step, status, detail) VALUES (?, ?, ?, ?, ?)",
       incident,

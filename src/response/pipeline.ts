@@ -6,6 +6,7 @@
 import type { Config, Target } from "../config/schema.ts";
 import type { Logger } from "../observability/log.ts";
 import type { RedeployAdapter } from "../platforms/types.ts";
+import type { SlackClient } from "../slack/client.ts";
 import type { Assessment } from "../stats/assess.ts";
 import type { SeriesPoint, StatsReading, StatsSource } from "../stats/types.ts";
 import type { PastAction } from "./policy.ts";
@@ -44,6 +45,8 @@ export interface PipelineDeps {
   /** Test Failover through the Admin API; a value, never a throw, for upstream failures. */
   failover(groupId: string, cluster: string): Promise<{ ok: true } | { ok: false; detail: string }>;
   limiter: ActionLimiter;
+  /** Slack delivery, or null when Slack is not configured. */
+  slack: SlackClient | null;
 }
 
 /** Reads every source in parallel; a source that throws (a bug) is reported as a failed reading. */

@@ -30,6 +30,9 @@ export const SLACK_ACTION_IDS = {
 /** How long the Snooze button snoozes: its label says "1 h". */
 export const SNOOZE_SECONDS = 3600;
 
+/** Journal statuses of the `approval` step that decide a pending request. */
+const DECISIONS = new Set(["approved", "skipped", "snoozed"]);
+
 /** Separates the incident id from the approval request it answers in a button's `value`. */
 export const BUTTON_VALUE_SEPARATOR = "@";
 
@@ -657,8 +660,12 @@ function render(input: RenderInput, level: Detailing): SlackMessage {
   }
 
   const requestIndex = journal.findLastIndex((e) => e.step === "approval" && e.status === "requested");
+  // A refused click (someone who may not approve) is not a decision: the buttons stay.
   const decision = journal.findLast(
-    (e, i) => e.step === "approval" && e.status !== "requested" && i > requestIndex,
+    (e, i) => e.step === "approval" && DECISIONS.has(e.status) && i > requestIndex,
+  );
+  const refused = journal.findLast(
+    (e, i) => e.step === "approval" && e.status === "refused" && i > requestIndex,
   );
   if (decision) {
     const d = detailOf(decision);
@@ -676,7 +683,8 @@ function render(input: RenderInput, level: Detailing): SlackMessage {
       ),
     );
   } else if (requestIndex >= 0 && state === "awaiting-approval") {
-    blocks.push(context(":raised_hand: Waiting for an approver."));
+    const note = refused ? ` ${who(detailOf(refused).by)} may not approve.` : "";
+    blocks.push(context(`:raised_hand: Waiting for an approver.${note}`));
   }
 
   // Buttons only while a decision is pending: once someone decided, the message says who instead.

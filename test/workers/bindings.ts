@@ -4,7 +4,7 @@
  * the configuration at the fakes the global setups started (their ports are only known then).
  */
 import type { FakeTargetSetup } from "../fakes/platforms.ts";
-import { E2E, E2E_TARGETS } from "./e2e-plan.ts";
+import { E2E, E2E_APPROVER, E2E_TARGETS } from "./e2e-plan.ts";
 import type { FakeCreated } from "./setup/mongo.global.ts";
 
 export const TEST_SECRETS = {
@@ -17,6 +17,7 @@ export interface FakeEndpoints {
   targets: FakeTargetSetup[];
   atlasApiUrl: string;
   atlasCredentials: { serviceAccount: { clientId: string; clientSecret: string } };
+  slack: { apiBaseUrl: string; token: string; signingSecret: string };
 }
 
 /** Every binding of the test Worker. */
@@ -28,7 +29,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     Object.assign(secrets, setup.secrets);
     return { ...setup.target, clusters: plan.clusters, appNames: plan.appNames ?? [] };
   });
-  const { m0, m10, full, modes, crash } = E2E;
+  const { m0, m10, full, modes, crash, slack } = E2E;
   const clusters = [
     { groupId: m0.groupId, name: m0.cluster, tier: "M0", uriSecret: "E2E_M0_URI", mode: "auto" },
     { groupId: m10.groupId, name: m10.cluster, tier: "M10", uriSecret: "E2E_M10_URI", mode: "auto" },
@@ -38,6 +39,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     { groupId: modes.groupId, name: modes.approve, tier: "M0", mode: "approve" },
     { groupId: crash.groupId, name: crash.after, tier: "M0", mode: "auto" },
     { groupId: crash.groupId, name: crash.before, tier: "M0", mode: "auto" },
+    { groupId: slack.groupId, name: slack.cluster, tier: "M0", mode: "approve" },
   ];
   return {
     ...TEST_SECRETS,
@@ -46,6 +48,11 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     ATLAS_API_BASE_URL: fakes.atlasApiUrl,
     ATLAS_CLIENT_ID: fakes.atlasCredentials.serviceAccount.clientId,
     ATLAS_CLIENT_SECRET: fakes.atlasCredentials.serviceAccount.clientSecret,
+    SLACK_API_BASE_URL: fakes.slack.apiBaseUrl,
+    SLACK_BOT_TOKEN: fakes.slack.token,
+    SLACK_CHANNEL: "incidents",
+    SLACK_SIGNING_SECRET: fakes.slack.signingSecret,
+    SLACK_APPROVERS: E2E_APPROVER,
     E2E_M0_URI: fakes.mongo.m0.uri,
     E2E_M10_URI: fakes.mongo.m10.uri,
     E2E_FULL_URI: fakes.mongo.full.uri,

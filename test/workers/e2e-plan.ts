@@ -11,7 +11,11 @@ export const E2E = {
   full: { groupId: "e2e000000000000000000003", cluster: "E2eFull" },
   modes: { groupId: "e2e000000000000000000004", notify: "E2eNotify", dry: "E2eDry", approve: "E2eApprove" },
   crash: { groupId: "e2e000000000000000000005", after: "E2eCrashAfter", before: "E2eCrashBefore" },
+  slack: { groupId: "e2e000000000000000000006", cluster: "E2eSlack" },
 } as const;
+
+/** The one Slack user allowed to approve in the tests. */
+export const E2E_APPROVER = "U0APPROVER";
 
 export interface E2eTarget {
   kind: FakePlatform;
@@ -32,4 +36,5 @@ export const E2E_TARGETS: readonly E2eTarget[] = [
   { kind: "vercel", name: "approve-web", clusters: [E2E.modes.approve] },
   { kind: "vercel", name: "crash-after", clusters: [E2E.crash.after] },
   { kind: "render", name: "crash-before", clusters: [E2E.crash.before], options: { api: true } },
+  { kind: "vercel", name: "slack-web", clusters: [E2E.slack.cluster] },
 ];

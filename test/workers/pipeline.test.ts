@@ -40,10 +40,13 @@ afterEach(async () => {
   const secrets = [
     ...Object.values(TEST_SECRETS),
     inject("atlasCredentials").serviceAccount.clientSecret,
+    inject("slack").token,
+    inject("slack").signingSecret,
     ...inject("e2eTargets").flatMap((t) => Object.values(t.secrets)),
   ];
   const list = await json<{ incidents: Array<{ id: string }> }>(await admin("/incidents?limit=200"));
-  const texts = [JSON.stringify(list), ...logs];
+  const slackMessages = await (await fetch(`${inject("slack").baseUrl}/__control/messages`)).text();
+  const texts = [JSON.stringify(list), slackMessages, ...logs];
   for (const { id } of list.incidents) {
     const detail = await incident(id);
     expect(detail.journal.length).toBeGreaterThan(0);

@@ -1,0 +1,86 @@
+/**
+ * `POST /slack/actions`: Slack's interactivity endpoint for the Approve / Skip / Snooze buttons.
+ *
+ * Checked in this order: size, the v0 signature over the raw body (5-minute window), the
+ * `block_actions` payload. The decision is recorded in the incident's ledger, which is quick; the
+ * work it unlocks runs from the ledger's alarm, so Slack gets its 200 well within 3 seconds. A
+ * second click, a replay or a click on an older version of the message changes nothing.
+ * Only `SLACK_APPROVERS` (when set) may approve; anyone may skip or snooze, since both only hold
+ * the responder back.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { parseIncidentId } from "../../ledger/ids.ts";
+import { describeError } from "../../observability/log.ts";
+import { parseSlackAction } from "../../slack/actions.ts";
+import {
+  SLACK_SIGNATURE_HEADER,
+  SLACK_TIMESTAMP_HEADER,
+  verifySlackSignature,
+} from "../../slack/signature.ts";
+import type { AppEnv } from "../app.ts";
+import { jsonError } from "../errors.ts";
+
+/** Interactivity payloads are a few KiB; Slack's own messages stay well under this. */
+const MAX_ACTION_BODY_BYTES = 64 * 1024;
+
+export const slackActions = new Hono<AppEnv>().post(
+  "/",
+  bodyLimit({ maxSize: MAX_ACTION_BODY_BYTES, onError: (c) => jsonError(c, 413, "payload too large") }),
+  async (c) => {
+    const { config, log, ledgers } = c.var;
+    const secret = config.slack.signingSecret;
+    if (!secret) {
+      log.log("warn", "slack.actions-refused", { reason: "SLACK_SIGNING_SECRET is not configured" });
+      return jsonError(c, 401, "invalid signature");
+    }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const check = await verifySlackSignature({
+      rawBody: body,
+      timestamp: c.req.header(SLACK_TIMESTAMP_HEADER) ?? null,
+      signature: c.req.header(SLACK_SIGNATURE_HEADER) ?? null,
+      secret,
+      now: new Date(),
+    });
+    if (!check.ok) {
+      log.log("warn", "slack.actions-rejected", { reason: `signature ${check.reason}` });
+      return jsonError(c, 401, "invalid signature");
+    }
+    const parsed = parseSlackAction(body);
+    if (!parsed.ok) {
+      return jsonError(c, 400, "invalid payload", { issues: [{ path: "payload", message: parsed.error }] });
+    }
+    const { action } = parsed;
+    const where = parseIncidentId(action.incidentId);
+    if (!where)
+      return jsonError(c, 400, "invalid payload", {
+        issues: [{ path: "value", message: "not an incident" }],
+      });
+
+    const approvers = config.slack.approvers;
+    const allowed =
+      action.decision !== "approve" || approvers.length === 0 || approvers.includes(action.user.id);
+    try {
+      const outcome = await ledgers.decide(
+        where.groupId,
+        action.incidentId,
+        action.decision,
+        action.user.id,
+        {
+          requestedAt: action.requestedAt,
+          allowed,
+        },
+      );
+      log.log("info", "slack.decision", {
+        incident: action.incidentId,
+        decision: action.decision,
+        user: action.user.id,
+        applied: outcome.applied,
+      });
+      return c.json({ ok: true, applied: outcome.applied });
+    } catch (error) {
+      log.log("error", "slack.actions-ledger-unavailable", describeError(error));
+      return jsonError(c, 503, "ledger unavailable, retry later");
+    }
+  },
+);

@@ -1,0 +1,116 @@
+/**
+ * Keeps one living Slack message per incident. Any journal line makes the message due; the alarm
+ * renders the incident from its journal and posts it once (bot mode, keeping the `ts`) or updates
+ * it in place. A failed delivery stays due and is retried later (after Slack's `Retry-After` when it
+ * gives one), so no change is lost; a post whose outcome is unknown is never sent again for that
+ * incident, so no message is duplicated. Incoming-webhook mode can only post, so it posts when the
+ * incident's state changes.
+ */
+import type { ResponderMode } from "../config/schema.ts";
+import type { Logger } from "../observability/log.ts";
+import type { SlackClient } from "../slack/client.ts";
+import { renderIncidentMessage } from "../slack/render.ts";
+import type { IncidentDetail } from "./model.ts";
+import type { LedgerStore, SlackState } from "./store.ts";
+
+/** Retry a failed Slack delivery after this long when Slack gives no `Retry-After`: soon once, then calmly. */
+const SLACK_FIRST_RETRY_MS = 5_000;
+const SLACK_RETRY_MS = 60_000;
+/** A post that may have landed: keep it from being sent twice. */
+const LOST = "lost";
+
+export interface SlackSyncContext {
+  groupId: string;
+  store: LedgerStore;
+  transaction<T>(fn: () => T): T;
+  slack: SlackClient;
+  /** Buttons only when clicks can be verified (a signing secret is configured). */
+  approvalButtons: boolean;
+  modeOf(incident: IncidentDetail): ResponderMode;
+  detail(id: string): IncidentDetail | null;
+  log: Logger;
+  now(): Date;
+}
+
+/** Brings every due incident's Slack message up to date. */
+export async function syncSlack(ctx: SlackSyncContext): Promise<void> {
+  for (const due of ctx.store.slackDue(ctx.now().getTime())) {
+    await syncOne(ctx, due);
+  }
+}
+
+async function syncOne(ctx: SlackSyncContext, due: SlackState): Promise<void> {
+  const detail = ctx.detail(due.id);
+  if (!detail) return;
+  const done = (ts: string | null = null, channel: string | null = null) =>
+    ctx.transaction(() =>
+      ctx.store.slackSynced(due.id, {
+        seq: due.seq,
+        ts,
+        channel,
+        state: detail.state,
+        retryAt: null,
+        error: null,
+      }),
+    );
+
+  if (due.ts === LOST) return done();
+  if (ctx.slack.mode === "webhook" && due.postedState === detail.state) return done();
+
+  const message = renderIncidentMessage({
+    incident: detail,
+    mode: ctx.modeOf(detail),
+    links: {
+      atlasCluster: `https://cloud.mongodb.com/v2/${ctx.groupId}#/clusters/detail/${encodeURIComponent(detail.cluster.name)}`,
+    },
+    approvalButtons: ctx.approvalButtons,
+    now: ctx.now(),
+  });
+  const previous = due.ts && due.channel ? { ts: due.ts, channel: due.channel } : undefined;
+  const outcome = await ctx.slack.deliver(message, previous);
+  const at = ctx.now();
+
+  switch (outcome.kind) {
+    case "delivered":
+      return done(outcome.ts ?? null, outcome.channel ?? null);
+    case "unknown": {
+      ctx.log.log("warn", "slack.unknown", { incident: due.id, error: outcome.error });
+      if (previous) return retry(ctx, due, at, outcome.error, undefined);
+      // The post may have landed: never post this incident again rather than risk a duplicate.
+      ctx.transaction(() => {
+        ctx.store.journal(due.id, at.toISOString(), "slack", "unknown", {
+          error: outcome.error,
+          detail: "the message may have been posted; it will not be posted again",
+        });
+        ctx.store.slackSynced(due.id, {
+          seq: due.seq,
+          ts: LOST,
+          channel: null,
+          state: detail.state,
+          retryAt: null,
+          error: null,
+        });
+      });
+      return;
+    }
+    case "failed":
+      ctx.log.log("warn", "slack.failed", { incident: due.id, error: outcome.error });
+      return retry(ctx, due, at, outcome.error, outcome.retryAfterSeconds);
+  }
+}
+
+function retry(
+  ctx: SlackSyncContext,
+  due: SlackState,
+  at: Date,
+  error: string,
+  retryAfterSeconds: number | undefined,
+) {
+  const backoff = due.error === null ? SLACK_FIRST_RETRY_MS : SLACK_RETRY_MS;
+  const retryAt = at.getTime() + (retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoff);
+  ctx.transaction(() => {
+    // Journal each kind of failure once per run of failures, by Slack's own error name.
+    if (due.error !== error) ctx.store.journal(due.id, at.toISOString(), "slack", "failed", { error });
+    ctx.store.slackSynced(due.id, { seq: due.syncedSeq, state: due.postedState ?? "", retryAt, error });
+  });
+}
