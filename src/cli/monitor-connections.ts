@@ -14,7 +14,7 @@ import { createNodeFetch } from "../outbound/node-fetch.ts";
 import { readAll } from "../response/pipeline.ts";
 import { type Assessment, assess } from "../stats/assess.ts";
 import { createSourceFactory } from "../stats/sources.ts";
-import type { SeriesPoint } from "../stats/types.ts";
+import type { SeriesPoint, StatsReading } from "../stats/types.ts";
 import { loadEnvironment } from "./environment.ts";
 
 const USAGE =
@@ -76,6 +76,32 @@ export function renderScreen(cluster: string, a: Assessment, now: Date): string 
     ...a.sources.map((s) => `source ${s.name.padEnd(12)} ${s.ok ? "ok" : `failed: ${s.error}`}`),
   );
   return lines.join("\n");
+}
+
+/**
+ * Credentials a service refused are configuration errors (exit 2), named by key, never by value;
+ * a cluster that is merely unreachable or full is a measurement, not a configuration problem.
+ */
+export function credentialProblems(
+  config: Config,
+  options: { cluster: string; groupId: string | null },
+  readings: readonly StatsReading[],
+): string[] {
+  const problems: string[] = [];
+  for (const reading of readings) {
+    if (reading.ok || (reading.reason !== "auth" && reading.reason !== "config")) continue;
+    if (reading.source === "mongodb") {
+      const entry = config.clusters.find((c) => c.name === options.cluster && c.uriSecret);
+      problems.push(`${entry?.uriSecret ?? "MONGODB_URI"}: ${reading.error}`);
+    } else if (reading.source === "atlas-admin") {
+      const keys =
+        config.atlas.auth?.kind === "api-key"
+          ? "ATLAS_PUBLIC_KEY / ATLAS_PRIVATE_KEY"
+          : "ATLAS_CLIENT_ID / ATLAS_CLIENT_SECRET";
+      problems.push(`${keys}: refused by the Atlas Admin API (${reading.error})`);
+    }
+  }
+  return problems;
 }
 
 interface Options {
@@ -169,6 +195,11 @@ export async function monitorConnections(
         now,
       });
       if (assessment.current !== null) history.push({ at: assessment.at, value: assessment.current });
+      const refused = credentialProblems(config, options, readings);
+      if (refused.length > 0) {
+        for (const line of refused) err(line);
+        return 2;
+      }
       const answered = readings.some((r) => r.ok);
       if (options.json) out(JSON.stringify(monitorDocument(options.cluster, assessment)));
       else out(`${options.once ? "" : "\x1b[2J\x1b[H"}${renderScreen(options.cluster, assessment, now)}`);

@@ -3,6 +3,7 @@
  * cluster has, the redeploy adapters, and the global action budget held by `LedgerIndex`.
  * Wiring only; every behaviour lives in the modules it imports.
  */
+import { parseConnectionString, resolveClusterName } from "../atlas/cluster-identity.ts";
 import type { Config } from "../config/schema.ts";
 import { createConsoleLogger, describeError } from "../observability/log.ts";
 import { createRedeployAdapter } from "../platforms/index.ts";
@@ -34,6 +35,24 @@ export function createPipelineDeps(config: Config, index: IndexStub): PipelineDe
         return { ok: true };
       } catch (error) {
         return { ok: false, detail: describeError(error).message };
+      }
+    },
+    async identify(groupId, location) {
+      const clusters = config.clusters
+        .filter((c) => c.groupId.toLowerCase() === groupId.toLowerCase())
+        .map((c) => {
+          const uri = config.mongoUriFor(groupId, c.name);
+          return { groupId, name: c.name, hostnames: uri ? parseConnectionString(uri).hosts : [] };
+        });
+      const atlas = factory.atlas;
+      try {
+        const identity = await resolveClusterName(
+          { groupId, ...location },
+          { clusters, listProcesses: atlas ? (g) => atlas.listProcesses(g) : undefined },
+        );
+        return identity.found ? { cluster: identity.clusterName, via: identity.via } : null;
+      } catch {
+        return null;
       }
     },
     slack:

@@ -102,7 +102,28 @@ async function measure(
   return assess({ readings, history: ctx.store.readings(incident.clusterKey), tierHint, now: deps.now() });
 }
 
-async function gather(ctx: RunnerContext, incident: IncidentRecord, kind: "stats" | "final"): Promise<void> {
+/** Names the cluster of an incident keyed on its replica set or host, when it can. */
+async function identify(ctx: RunnerContext, incident: IncidentRecord): Promise<IncidentRecord> {
+  if (incident.clusterKey.startsWith("name:")) return incident;
+  const location = ctx.store.alertLocation(incident.id);
+  const identity = location ? await ctx.deps.identify(ctx.groupId, location) : null;
+  if (!identity) return incident;
+  const at = ctx.deps.now().toISOString();
+  const renamed = ctx.transaction(() => {
+    const ok = ctx.store.rename(incident.id, `name:${identity.cluster}`, identity.cluster);
+    ctx.store.journal(incident.id, at, "stats", ok ? "identified" : "identified-elsewhere", {
+      cluster: identity.cluster,
+      via: identity.via,
+    });
+    return ok;
+  });
+  return renamed
+    ? { ...incident, clusterKey: `name:${identity.cluster}`, clusterName: identity.cluster }
+    : { ...incident, clusterName: identity.cluster };
+}
+
+async function gather(ctx: RunnerContext, original: IncidentRecord, kind: "stats" | "final"): Promise<void> {
+  const incident = await identify(ctx, original);
   const assessment = await measure(ctx, incident, kind === "stats");
   const at = ctx.deps.now();
   ctx.transaction(() => {

@@ -272,6 +272,29 @@ export class LedgerStore {
     );
   }
 
+  /** Where the incident's latest alert says it happened (for naming a cluster the alert did not name). */
+  alertLocation(id: string): { replicaSetName?: string; hostnameAndPort?: string } | null {
+    const row = this.sql
+      .exec("SELECT alert_json FROM deliveries WHERE incident_id = ? ORDER BY received_at DESC LIMIT 1", id)
+      .toArray()[0];
+    if (!row) return null;
+    const alert = JSON.parse(String(row.alert_json)) as { replicaSetName?: string; hostnameAndPort?: string };
+    return { replicaSetName: alert.replicaSetName, hostnameAndPort: alert.hostnameAndPort };
+  }
+
+  /** Gives an incident its real cluster name; false when that cluster already has a live incident. */
+  rename(id: string, clusterKey: string, clusterName: string): boolean {
+    const clash = this.liveIncident(clusterKey);
+    if (clash && clash.id !== id) return false;
+    this.sql.exec(
+      "UPDATE incidents SET cluster_key = ?, cluster_name = ? WHERE id = ?",
+      clusterKey,
+      clusterName,
+      id,
+    );
+    return true;
+  }
+
   /** Drops pending Slack updates (Slack is not configured). */
   clearSlackDue(): void {
     this.sql.exec("UPDATE incidents SET slack_due_at = NULL WHERE slack_due_at IS NOT NULL");

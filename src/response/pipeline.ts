@@ -45,6 +45,14 @@ export interface PipelineDeps {
   /** Test Failover through the Admin API; a value, never a throw, for upstream failures. */
   failover(groupId: string, cluster: string): Promise<{ ok: true } | { ok: false; detail: string }>;
   limiter: ActionLimiter;
+  /**
+   * Names the cluster of an alert that did not (from its replica set or host, through the Admin
+   * API's process list or CLUSTERS' connection strings); null when it cannot tell.
+   */
+  identify(
+    groupId: string,
+    location: { replicaSetName?: string; hostnameAndPort?: string },
+  ): Promise<{ cluster: string; via: string } | null>;
   /** Slack delivery, or null when Slack is not configured. */
   slack: SlackClient | null;
 }

@@ -1,6 +1,7 @@
 /** `monitor:connections` against the fake MongoDB server and real leaky app processes. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { monitorConnections, sparkline } from "../../src/cli/monitor-connections.ts";
+import { startFakeAtlas } from "../fakes/atlas-api.ts";
 import { type LeakyApp, spawnLeakyApp } from "../fakes/leaky-app-process.ts";
 import { type FakeMongo, startFakeMongo } from "../fakes/mongo-server.ts";
 
@@ -88,6 +89,45 @@ describe("monitor:connections --once --json", () => {
     expect(bad.err.join("\n")).toContain("MONGODB_URI");
     expect(bad.err.join("\n")).not.toContain("hunter2");
   });
+
+  it("exits 2 naming the key when MongoDB or Atlas refuse the credentials, never printing them", async () => {
+    const secured = await startFakeMongo({ tier: "M10", users: { monitor: "right-pass-123" } });
+    const atlas = await startFakeAtlas({
+      serviceAccounts: [{ clientId: "mdb_sa_id_cli", clientSecret: "mdb_sa_sk_right-7a" }],
+    });
+    try {
+      const badUri = secured.uri({ user: "monitor", password: "wrong-pass-456" });
+      const mongo = await run(["--cluster", "C", "--once", "--json"], { MONGODB_URI: badUri });
+      expect(mongo.code).toBe(2);
+      expect(mongo.err.join("\n")).toMatch(/^MONGODB_URI: /);
+      expect(mongo.err.join("\n")).not.toContain("wrong-pass-456");
+
+      const groupId = atlas.addProject();
+      atlas.addCluster(groupId, { name: "C", tier: "M10" });
+      const api = await run(["--cluster", "C", "--group", groupId, "--once", "--json"], {
+        ATLAS_API_BASE_URL: atlas.baseUrl,
+        ATLAS_CLIENT_ID: "mdb_sa_id_cli",
+        ATLAS_CLIENT_SECRET: "mdb_sa_sk_wrong-9b",
+      });
+      expect(api.code).toBe(2);
+      expect(api.err.join("\n")).toContain("ATLAS_CLIENT_ID / ATLAS_CLIENT_SECRET");
+      expect(api.err.join("\n")).not.toContain("mdb_sa_sk_wrong-9b");
+
+      const good = await run(["--cluster", "C", "--group", groupId, "--once", "--json"], {
+        ATLAS_API_BASE_URL: atlas.baseUrl,
+        ATLAS_CLIENT_ID: "mdb_sa_id_cli",
+        ATLAS_CLIENT_SECRET: "mdb_sa_sk_right-7a",
+      });
+      expect(good.code).toBe(0);
+      expect(JSON.parse(good.out[0]!)).toMatchObject({
+        tier: "M10",
+        limit: 1500,
+        sources: [{ name: "atlas-admin", ok: true, error: null }],
+      });
+    } finally {
+      await Promise.all([secured.close(), atlas.close()]);
+    }
+  }, 20_000);
 
   it("renders the live view once", async () => {
     const { code, out } = await run(["--cluster", "Shop", "--once"], { MONGODB_URI: m10.uri() });

@@ -235,6 +235,21 @@ describe("modes", () => {
     expect(await platforms.calls("dry-web")).toHaveLength(0);
   });
 
+  it("names the cluster of an alert that carries only a host, through the Admin API's process list", async () => {
+    const host = processes[E2E.modes.notify]![0]!;
+    const { incident: id } = await alertFor(E2E.modes.groupId, "ignored", 86, {
+      clusterName: undefined,
+      replicaSetName: undefined,
+      hostnameAndPort: host,
+    });
+    const done = await waitFor(id, (i) => steps(i).includes("action:notify-only"));
+    expect(done.cluster.name).toBe(E2E.modes.notify);
+    expect(done.journal.find((j) => j.status === "identified")!.detail).toMatchObject({
+      cluster: E2E.modes.notify,
+    });
+    expect(await platforms.calls("notify-web")).toHaveLength(0);
+  });
+
   it("approve waits for a human, acts once on approval, and ignores a second click", async () => {
     const { incident: id } = await alertFor(E2E.modes.groupId, E2E.modes.approve, 86);
     await waitFor(id, (i) => i.state === "awaiting-approval");
