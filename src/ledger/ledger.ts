@@ -17,7 +17,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { clusterRefOf, deliveryKey } from "../atlas/alert.ts";
 import { type Config, parseConfig } from "../config/schema.ts";
-import type { PipelineDeps } from "../response/pipeline.ts";
+import type { ActionLimiter, PipelineDeps } from "../response/pipeline.ts";
 import { budgetCheck, type PastAction } from "../response/policy.ts";
 import { createPipelineDeps } from "./deps.ts";
 import { newIncidentId, parseIncidentId } from "./ids.ts";
@@ -494,13 +494,7 @@ export class LedgerIndex extends DurableObject {
   }
 
   /** Re-checks the budget and records the action, atomically; a repeated key succeeds without counting twice. */
-  reserve(input: {
-    key: string;
-    target: string;
-    at: string;
-    cooldownMinutes: number;
-    maxActionsPerHour: number;
-  }): { ok: true } | { ok: false; reason: "cooldown" | "hourly-cap"; until: string } {
+  reserve(input: Parameters<ActionLimiter["reserve"]>[0]): Awaited<ReturnType<ActionLimiter["reserve"]>> {
     return this.ctx.storage.transactionSync(() => {
       const existing = this.ctx.storage.sql.exec("SELECT 1 FROM actions WHERE key = ?", input.key).toArray();
       if (existing.length > 0) return { ok: true as const };
