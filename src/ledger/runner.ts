@@ -443,6 +443,30 @@ async function failover(
   const { deps, store } = ctx;
   const at = deps.now().toISOString();
   const key = `${incident.id}:failover`;
+  // A failover counts against the same hourly cap as any other action.
+  const reservation = await deps.limiter.reserve({
+    key,
+    target: `failover:${incident.clusterName}`,
+    at,
+    cooldownMinutes: deps.config.policy.cooldownMinutes,
+    maxActionsPerHour: deps.config.policy.maxActionsPerHour,
+  });
+  if (!reservation.ok) {
+    ctx.transaction(() => {
+      store.journal(incident.id, at, "plan", "blocked", {
+        target: "failover",
+        reason: reservation.reason,
+        until: reservation.until,
+      });
+      store.update(incident.id, at, {
+        state: "open",
+        phase: "gather",
+        nextRunAt: Date.parse(reservation.until),
+        decision: null,
+      });
+    });
+    return;
+  }
   const actionId = ctx.transaction(() => {
     store.journal(incident.id, at, "action", "sending", {
       target: incident.clusterName,
@@ -462,6 +486,7 @@ async function failover(
     });
   });
   const result = await deps.failover(ctx.groupId, incident.clusterName);
+  await deps.limiter.settle(key, result.ok ? "started" : "failed");
   const settled = deps.now();
   ctx.transaction(() => {
     const status = result.ok ? "started" : "failed";
