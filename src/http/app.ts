@@ -3,7 +3,7 @@
  * edge and call the ledger. Configuration is parsed once per environment object and handed to
  * routes as `c.var.config`; a broken configuration answers 500 without saying more than that.
  */
-import { Hono } from "hono";
+import { type Context, Hono, type Next } from "hono";
 import type { Config } from "../config/schema.ts";
 import { isConfigError } from "../errors.ts";
 import type { LedgerGateway } from "../ledger/gateway.ts";
@@ -44,7 +44,14 @@ export function createApp<Bindings extends object>(deps: AppDeps<Bindings>) {
 
   app.get("/healthz", (c) => c.json({ ok: true, version: deps.version }));
 
-  app.use("*", async (c, next) => {
+  // Configuration is parsed for the known routes only: an unknown path stays a plain 404.
+  app.use("/webhooks/*", withConfig);
+  app.use("/trigger", withConfig);
+  app.use("/incidents", withConfig);
+  app.use("/incidents/*", withConfig);
+  app.use("/slack/*", withConfig);
+
+  async function withConfig(c: Context<AppEnv & { Bindings: Bindings }>, next: Next) {
     let config: Config;
     try {
       config = deps.config(c.env);
@@ -58,7 +65,7 @@ export function createApp<Bindings extends object>(deps: AppDeps<Bindings>) {
     c.set("log", makeLogger(config));
     c.set("ledgers", deps.ledgers(c.env));
     await next();
-  });
+  }
 
   app.route("/webhooks/atlas", atlasWebhook);
   app.route("/slack/actions", slackActions);

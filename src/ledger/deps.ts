@@ -5,10 +5,12 @@
  */
 import { parseConnectionString, resolveClusterName } from "../atlas/cluster-identity.ts";
 import type { Config } from "../config/schema.ts";
+import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../errors.ts";
 import { createConsoleLogger, describeError } from "../observability/log.ts";
 import { createRedeployAdapter } from "../platforms/index.ts";
 import type { ActionLimiter, PipelineDeps } from "../response/pipeline.ts";
 import { createSlackClient } from "../slack/client.ts";
+import { createMongoOperations } from "../stats/mongo-source.ts";
 import { createSourceFactory } from "../stats/sources.ts";
 
 interface IndexStub {
@@ -29,13 +31,23 @@ export function createPipelineDeps(config: Config, index: IndexStub): PipelineDe
     adapter: (target) =>
       createRedeployAdapter({ target, secrets: (name: string) => config.secret(name), fetch: fetchImpl }),
     async failover(groupId, cluster) {
-      if (!factory.atlas) return { ok: false, detail: "no Atlas Admin API credentials are configured" };
+      if (!factory.atlas) return { kind: "failed", detail: "no Atlas Admin API credentials are configured" };
       try {
         await factory.atlas.restartPrimaries(groupId, cluster);
-        return { ok: true };
+        return { kind: "started", detail: "Atlas accepted Test Failover" };
       } catch (error) {
-        return { ok: false, detail: describeError(error).message };
+        const { message } = describeError(error);
+        // Atlas may have acted when it answered nothing useful: never call that a failure.
+        const unsure =
+          isUpstreamTimeoutError(error) ||
+          isUpstreamNetworkError(error) ||
+          (isUpstreamHttpError(error) && [408, 500, 502, 504].includes(error.status));
+        return { kind: unsure ? "unknown" : "failed", detail: message };
       }
+    },
+    async killLongOperations(groupId, cluster) {
+      const uri = config.mongoUriFor(groupId, cluster);
+      return uri ? createMongoOperations({ uri }).killOwnLongOperations() : null;
     },
     async identify(groupId, location) {
       const clusters = config.clusters

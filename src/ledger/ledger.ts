@@ -133,7 +133,13 @@ export class Ledger extends DurableObject<LedgerEnv> {
       const now = new Date();
       const at = now.toISOString();
       if (options.allowed === false) {
-        this.store.journal(id, at, "approval", "refused", { by, decision, reason: "not in SLACK_APPROVERS" });
+        if (incident.phase === "approval") {
+          this.store.journal(id, at, "approval", "refused", {
+            by,
+            decision,
+            reason: "not in SLACK_APPROVERS",
+          });
+        }
         return { applied: false, state: incident.state };
       }
       if (decision === "snooze") {
@@ -187,6 +193,16 @@ export class Ledger extends DurableObject<LedgerEnv> {
     };
     const groupId = this.groupId();
     let steps = 0;
+    try {
+      steps = await this.advanceDue(deps, groupId);
+    } finally {
+      await this.reschedule();
+    }
+    return steps;
+  }
+
+  private async advanceDue(deps: PipelineDeps, groupId: string): Promise<number> {
+    let steps = 0;
     while (steps < MAX_STEPS_PER_ALARM) {
       const due = this.store.nextDue(deps.now().getTime());
       if (!due) break;
@@ -211,7 +227,6 @@ export class Ledger extends DurableObject<LedgerEnv> {
         now: deps.now,
       });
     } else this.store.clearSlackDue();
-    await this.reschedule();
     return steps;
   }
 
@@ -312,6 +327,9 @@ export class Ledger extends DurableObject<LedgerEnv> {
 
     if (!relevant) {
       record("ignored", null);
+      // Journaled where people look: on the cluster's live incident, if it has one. Never acted on.
+      const live = this.store.liveIncident(cluster.key);
+      if (live) this.store.journal(live.id, at, "intake", "ignored", summary);
       return { status: "ignored", incident: null };
     }
 
@@ -330,7 +348,16 @@ export class Ledger extends DurableObject<LedgerEnv> {
       alert.metricName && alert.currentValue
         ? { metricName: alert.metricName, value: alert.currentValue.number, at: alert.updated }
         : undefined;
-    const live = this.store.liveIncident(cluster.key);
+    let live = this.store.liveIncident(cluster.key);
+    // A manual run at rest (resolved, escalated, dry-run, skipped) is not what Atlas is alerting
+    // about now: close it and let the alert open an incident of its own.
+    if (live && intent === "open" && live.origin === "manual" && live.phase === "idle") {
+      this.store.update(live.id, at, { state: "closed", closedAt: at, nextRunAt: null, decision: null });
+      this.store.journal(live.id, at, "incident", "closed", {
+        reason: `superseded by Atlas alert ${alert.id}`,
+      });
+      live = null;
+    }
     let incident: string | null = live?.id ?? null;
     switch (intent) {
       case "open": {
@@ -340,7 +367,9 @@ export class Ledger extends DurableObject<LedgerEnv> {
           const rerun = live.state === "resolved" && live.phase === "idle";
           this.store.update(live.id, at, {
             ...(alertValue ? { alert: alertValue } : {}),
-            ...(rerun ? { state: "open", phase: "gather", nextRunAt: now.getTime(), decision: null } : {}),
+            ...(rerun
+              ? { state: "open", phase: "gather", nextRunAt: now.getTime(), decision: null, mode: null }
+              : {}),
           });
         } else {
           incident = newIncidentId(alert.groupId, now);

@@ -11,6 +11,8 @@
  *   it marks it `unknown`, never repeats it, and escalates to a human. A crash before the row is
  *   written simply reruns `act`, which sends exactly once.
  */
+
+import { isSharedTier } from "../atlas/tiers.ts";
 import type { Target } from "../config/schema.ts";
 import { describeError } from "../observability/log.ts";
 import { preventionAdvice } from "../response/advice.ts";
@@ -27,6 +29,10 @@ import type { IncidentRecord, LedgerStore } from "./store.ts";
 
 /** How long to wait before re-checking when a platform says a deploy is still running. */
 const DEPLOY_RUNNING_RETRY_MS = 2 * 60_000;
+/** After this many checks of a deploy that stays running, a human should look (a stuck build). */
+const MAX_DEFERRALS = 6;
+/** A plan whose stats are older than this is checked again before it acts (a late approval). */
+const STALE_PLAN_MS = 10 * 60_000;
 /** Backoff after a phase fails unexpectedly: grows per failure, capped. */
 const ERROR_BACKOFF_MS = 30_000;
 const MAX_ERROR_BACKOFF_MS = 15 * 60_000;
@@ -103,27 +109,34 @@ async function measure(
 }
 
 /** Names the cluster of an incident keyed on its replica set or host, when it can. */
-async function identify(ctx: RunnerContext, incident: IncidentRecord): Promise<IncidentRecord> {
+async function identify(ctx: RunnerContext, incident: IncidentRecord): Promise<IncidentRecord | null> {
   if (incident.clusterKey.startsWith("name:")) return incident;
   const location = ctx.store.alertLocation(incident.id);
   const identity = location ? await ctx.deps.identify(ctx.groupId, location) : null;
   if (!identity) return incident;
   const at = ctx.deps.now().toISOString();
-  const renamed = ctx.transaction(() => {
-    const ok = ctx.store.rename(incident.id, `name:${identity.cluster}`, identity.cluster);
-    ctx.store.journal(incident.id, at, "stats", ok ? "identified" : "identified-elsewhere", {
-      cluster: identity.cluster,
-      via: identity.via,
-    });
-    return ok;
+  const key = `name:${identity.cluster}`;
+  return ctx.transaction(() => {
+    const current = ctx.store.incident(incident.id);
+    if (current?.phase !== incident.phase) return null;
+    if (ctx.store.rename(incident.id, key, identity.cluster)) {
+      ctx.store.journal(incident.id, at, "stats", "identified", {
+        cluster: identity.cluster,
+        via: identity.via,
+      });
+      return { ...incident, clusterKey: key, clusterName: identity.cluster };
+    }
+    // The cluster already has a live incident (another node's alert got there first): one
+    // incident per cluster, so this one folds into it.
+    const live = ctx.store.liveIncident(key)!;
+    ctx.store.merge(incident.id, live.id, at);
+    return null;
   });
-  return renamed
-    ? { ...incident, clusterKey: `name:${identity.cluster}`, clusterName: identity.cluster }
-    : { ...incident, clusterName: identity.cluster };
 }
 
 async function gather(ctx: RunnerContext, original: IncidentRecord, kind: "stats" | "final"): Promise<void> {
   const incident = await identify(ctx, original);
+  if (!incident) return;
   const assessment = await measure(ctx, incident, kind === "stats");
   const at = ctx.deps.now();
   ctx.transaction(() => {
@@ -292,6 +305,20 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
   });
 }
 
+/** Records the outcome in the global budget; the ledger is the source of truth, so a failure here is only logged. */
+async function settleBudget(ctx: RunnerContext, key: string, outcome: PastAction["outcome"]): Promise<void> {
+  try {
+    await ctx.deps.limiter.settle(key, outcome);
+  } catch (error) {
+    ctx.deps.log.log("warn", "budget.settle-failed", { key, ...describeError(error) });
+  }
+}
+
+/** Nothing closed or moved the incident while we were waiting on the network. */
+function stillActing(ctx: RunnerContext, incident: IncidentRecord): boolean {
+  return ctx.store.incident(incident.id)?.phase === "act";
+}
+
 async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> {
   const { deps, store } = ctx;
   const now = deps.now();
@@ -311,17 +338,53 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
         detail:
           "the responder stopped between sending the call and recording its answer; it will not be repeated",
       });
-      store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null });
-      store.journal(incident.id, at, "incident", "escalated", {
-        reason: `the outcome of the call to ${pending.target} is unknown: check it by hand`,
-      });
+      if (stillActing(ctx, incident)) {
+        store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null });
+        store.journal(incident.id, at, "incident", "escalated", {
+          reason: `the outcome of the call to ${pending.target} is unknown: check it by hand`,
+        });
+      }
     });
-    await deps.limiter.settle(pending.idempotencyKey, "unknown");
+    await settleBudget(ctx, pending.idempotencyKey, "unknown");
     return;
   }
   if (!decision) {
     ctx.transaction(() => store.update(incident.id, at, { phase: "decide", nextRunAt: now.getTime() }));
     return;
+  }
+
+  // The mode is read again here: switching to notify or dry-run stops an approved action too.
+  const mode = incident.mode ?? deps.config.modeFor(ctx.groupId, incident.clusterName);
+  if (mode === "notify" || mode === "dry-run") {
+    ctx.transaction(() => {
+      store.journal(incident.id, at, "action", "held", { detail: `the mode is now ${mode}` });
+      store.update(incident.id, at, { phase: "decide", nextRunAt: now.getTime() });
+    });
+    return;
+  }
+
+  // A plan approved long after its stats were read acts only if the cluster still needs it.
+  const measuredAt = Date.parse(String((incident.last as { at?: string } | null)?.at ?? ""));
+  if (!(now.getTime() - measuredAt <= STALE_PLAN_MS)) {
+    const fresh = await measure(ctx, incident, false);
+    if (fresh.percent !== null && fresh.percent < deps.config.policy.actAtPercent) {
+      ctx.transaction(() => {
+        if (!stillActing(ctx, incident)) return;
+        store.journal(incident.id, fresh.at, "stats", "ok", summarizeAssessment(fresh));
+        store.update(incident.id, fresh.at, {
+          state: "resolved",
+          phase: "idle",
+          nextRunAt: null,
+          last: { ...fresh },
+          decision: null,
+        });
+        store.journal(incident.id, fresh.at, "incident", "resolved", {
+          ...resolution(incident, fresh, false),
+          note: "recovered before the approved action ran; nothing was done",
+        });
+      });
+      return;
+    }
   }
 
   if (decision.kind === "failover") return failover(ctx, incident, decision);
@@ -337,9 +400,23 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
     });
     return;
   }
+  // On dedicated tiers, first end the responder's own user's long-running reads: they pin
+  // connections busy, and ending them costs nothing. Shared tiers cannot list operations.
+  const tier = (incident.last as { tier?: string | null } | null)?.tier ?? null;
+  if (tier !== null && !isSharedTier(tier)) await killLongOperations(ctx, incident);
+
   const adapter = deps.adapter(target);
   if ((await adapter.deployInProgress()) === true) {
     ctx.transaction(() => {
+      if (!stillActing(ctx, incident)) return;
+      const deferrals = store.countJournal(incident.id, "action", "deferred");
+      if (deferrals + 1 >= MAX_DEFERRALS) {
+        store.update(incident.id, at, { state: "escalated", phase: "idle", nextRunAt: null });
+        store.journal(incident.id, at, "incident", "escalated", {
+          reason: `a deploy of ${target.name} has been running for over ${(MAX_DEFERRALS * DEPLOY_RUNNING_RETRY_MS) / 60_000} minutes`,
+        });
+        return;
+      }
       store.journal(incident.id, at, "action", "deferred", {
         target: target.name,
         detail: "a deploy of this target is still running",
@@ -361,6 +438,7 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   });
   if (!reservation.ok) {
     ctx.transaction(() => {
+      if (!stillActing(ctx, incident)) return;
       store.journal(incident.id, at, "plan", "blocked", {
         target: target.name,
         reason: reservation.reason,
@@ -378,6 +456,8 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
 
   const call = adapter.plan(request);
   const actionId = ctx.transaction(() => {
+    // Closed or moved on while we checked the platform and the budget: send nothing.
+    if (!stillActing(ctx, incident)) return null;
     store.journal(incident.id, at, "action", "sending", { ...call, attempt });
     return store.addAction({
       incidentId: incident.id,
@@ -390,6 +470,10 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
       detail: { ...call },
     });
   });
+  if (actionId === null) {
+    await settleBudget(ctx, request.idempotencyKey, "failed");
+    return;
+  }
 
   const outcome = await adapter.redeploy(request);
 
@@ -402,6 +486,8 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
       platform: target.kind,
       ...outcomeDetail,
     });
+    // Atlas closed the incident while the call was out: record what happened, change nothing else.
+    if (!stillActing(ctx, incident)) return;
     switch (outcome.kind) {
       case "started": {
         const first = deps.config.policy.verifyAfterSeconds[0]!;
@@ -432,7 +518,32 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
         return;
     }
   });
-  await deps.limiter.settle(request.idempotencyKey, outcome.kind);
+  await settleBudget(ctx, request.idempotencyKey, outcome.kind);
+}
+
+async function killLongOperations(ctx: RunnerContext, incident: IncidentRecord): Promise<void> {
+  // Once per incident: a redeploy that follows is the real fix.
+  if (ctx.store.countJournal(incident.id, "action", "killop") > 0) return;
+  const result = await ctx.deps.killLongOperations(ctx.groupId, incident.clusterName);
+  if (!result) return;
+  if (!result.ok) {
+    ctx.deps.log.log("warn", "killop.failed", {
+      incident: incident.id,
+      reason: result.reason,
+      error: result.error,
+    });
+    return;
+  }
+  const summary = (ops: ReadonlyArray<{ app: string; ns: string; secondsRunning: number }>) =>
+    ops.map((op) => ({ app: op.app, ns: op.ns, secondsRunning: op.secondsRunning }));
+  ctx.transaction(() =>
+    ctx.store.journal(incident.id, result.at, "action", "killop", {
+      killed: summary(result.killed),
+      refused: summary(result.refused),
+      spared: summary(result.spared),
+      ...(result.skipped ? { skipped: result.skipped } : {}),
+    }),
+  );
 }
 
 async function failover(
@@ -442,7 +553,8 @@ async function failover(
 ): Promise<void> {
   const { deps, store } = ctx;
   const at = deps.now().toISOString();
-  const key = `${incident.id}:failover`;
+  const attempt = store.actions(incident.id).filter((a) => a.kind === "atlas").length + 1;
+  const key = `${incident.id}:failover:${attempt}`;
   // A failover counts against the same hourly cap as any other action.
   const reservation = await deps.limiter.reserve({
     key,
@@ -453,6 +565,7 @@ async function failover(
   });
   if (!reservation.ok) {
     ctx.transaction(() => {
+      if (!stillActing(ctx, incident)) return;
       store.journal(incident.id, at, "plan", "blocked", {
         target: "failover",
         reason: reservation.reason,
@@ -468,6 +581,7 @@ async function failover(
     return;
   }
   const actionId = ctx.transaction(() => {
+    if (!stillActing(ctx, incident)) return null;
     store.journal(incident.id, at, "action", "sending", {
       target: incident.clusterName,
       kind: "atlas",
@@ -478,49 +592,46 @@ async function failover(
       incidentId: incident.id,
       target: incident.clusterName,
       kind: "atlas",
-      attempt: 1,
+      attempt,
       status: "sending",
       at,
       idempotencyKey: key,
       detail: { action: "test failover", reason: decision.reason },
     });
   });
+  if (actionId === null) {
+    await settleBudget(ctx, key, "failed");
+    return;
+  }
   const result = await deps.failover(ctx.groupId, incident.clusterName);
-  await deps.limiter.settle(key, result.ok ? "started" : "failed");
   const settled = deps.now();
+  const when = settled.toISOString();
   ctx.transaction(() => {
-    const status = result.ok ? "started" : "failed";
-    store.settleAction(
-      actionId,
-      status,
-      settled.toISOString(),
-      result.ok ? { action: "test failover" } : { detail: result.detail },
-    );
-    store.journal(
-      incident.id,
-      settled.toISOString(),
-      "action",
-      status,
-      result.ok ? { target: incident.clusterName, kind: "atlas" } : { detail: result.detail },
-    );
-    if (result.ok) {
-      store.update(incident.id, settled.toISOString(), {
+    store.settleAction(actionId, result.kind, when, { action: "test failover", detail: result.detail });
+    store.journal(incident.id, when, "action", result.kind, {
+      target: incident.clusterName,
+      kind: "atlas",
+      detail: result.detail,
+    });
+    if (!stillActing(ctx, incident)) return;
+    if (result.kind === "started") {
+      store.update(incident.id, when, {
         state: "verifying",
         phase: "verify",
         checksDone: 0,
         nextRunAt: settled.getTime() + deps.config.policy.verifyAfterSeconds[0]! * 1000,
       });
-    } else {
-      store.update(incident.id, settled.toISOString(), {
-        state: "escalated",
-        phase: "idle",
-        nextRunAt: null,
-      });
-      store.journal(incident.id, settled.toISOString(), "incident", "escalated", {
-        reason: "Test Failover failed",
-      });
+      return;
     }
+    store.update(incident.id, when, { state: "escalated", phase: "idle", nextRunAt: null });
+    store.journal(incident.id, when, "incident", "escalated", {
+      reason:
+        result.kind === "unknown"
+          ? "the outcome of Test Failover is unknown: check the cluster"
+          : "Test Failover failed",
+    });
   });
+  await settleBudget(ctx, key, result.kind);
 }
 
 async function verify(ctx: RunnerContext, incident: IncidentRecord): Promise<void> {

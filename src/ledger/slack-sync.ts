@@ -7,7 +7,7 @@
  * incident's state changes.
  */
 import type { ResponderMode } from "../config/schema.ts";
-import type { Logger } from "../observability/log.ts";
+import { describeError, type Logger } from "../observability/log.ts";
 import type { SlackClient } from "../slack/client.ts";
 import { renderIncidentMessage } from "../slack/render.ts";
 import type { IncidentDetail } from "./model.ts";
@@ -35,7 +35,20 @@ export interface SlackSyncContext {
 /** Brings every due incident's Slack message up to date. */
 export async function syncSlack(ctx: SlackSyncContext): Promise<void> {
   for (const due of ctx.store.slackDue(ctx.now().getTime())) {
-    await syncOne(ctx, due);
+    try {
+      await syncOne(ctx, due);
+    } catch (error) {
+      // A bug in one message must not stall the others, nor the pipeline that runs after.
+      ctx.log.log("error", "slack.sync-failed", { incident: due.id, ...describeError(error) });
+      ctx.transaction(() =>
+        ctx.store.slackSynced(due.id, {
+          seq: due.syncedSeq,
+          state: due.postedState ?? "",
+          retryAt: ctx.now().getTime() + SLACK_RETRY_MS,
+          error: due.error,
+        }),
+      );
+    }
   }
 }
 

@@ -295,6 +295,24 @@ export class LedgerStore {
     return true;
   }
 
+  /**
+   * Folds a duplicate incident (the same cluster, keyed on another node's host before its name
+   * was known) into the cluster's live one: its alerts and deliveries move, and it closes.
+   */
+  merge(duplicate: string, into: string, at: string): void {
+    this.sql.exec("UPDATE deliveries SET incident_id = ? WHERE incident_id = ?", into, duplicate);
+    this.sql.exec("UPDATE alerts SET incident_id = ? WHERE incident_id = ?", into, duplicate);
+    this.journal(into, at, "intake", "merged", { from: duplicate });
+    this.update(duplicate, at, {
+      state: "closed",
+      phase: "idle",
+      nextRunAt: null,
+      closedAt: at,
+      decision: null,
+    });
+    this.journal(duplicate, at, "incident", "closed", { reason: `the same cluster as incident ${into}` });
+  }
+
   /** Drops pending Slack updates (Slack is not configured). */
   clearSlackDue(): void {
     this.sql.exec("UPDATE incidents SET slack_due_at = NULL WHERE slack_due_at IS NOT NULL");
@@ -383,6 +401,20 @@ export class LedgerStore {
       step,
       status,
       JSON.stringify(detail),
+    );
+  }
+
+  /** How many journal lines of this step and status the incident has. */
+  countJournal(incident: string, step: string, status: string): number {
+    return Number(
+      this.sql
+        .exec(
+          "SELECT COUNT(*) AS n FROM journal WHERE incident_id = ? AND step = ? AND status = ?",
+          incident,
+          step,
+          status,
+        )
+        .one().n,
     );
   }
 

@@ -8,6 +8,7 @@ import type { Logger } from "../observability/log.ts";
 import type { RedeployAdapter } from "../platforms/types.ts";
 import type { SlackClient } from "../slack/client.ts";
 import type { Assessment } from "../stats/assess.ts";
+import type { KillLongOperationsResult } from "../stats/mongo-source.ts";
 import type { SeriesPoint, StatsReading, StatsSource } from "../stats/types.ts";
 import type { PastAction } from "./policy.ts";
 
@@ -42,8 +43,14 @@ export interface PipelineDeps {
   /** The live stats sources for a cluster (direct MongoDB, Admin API), plus the alert's value when given. */
   sources(context: ClusterContext): StatsSource[];
   adapter(target: Target): RedeployAdapter;
-  /** Test Failover through the Admin API; a value, never a throw, for upstream failures. */
-  failover(groupId: string, cluster: string): Promise<{ ok: true } | { ok: false; detail: string }>;
+  /**
+   * Test Failover through the Admin API, sent once: `started`, `failed` (Atlas refused), or
+   * `unknown` (no clear answer: it may have run). A value, never a throw.
+   */
+  failover(
+    groupId: string,
+    cluster: string,
+  ): Promise<{ kind: "started" | "failed" | "unknown"; detail: string }>;
   limiter: ActionLimiter;
   /**
    * Names the cluster of an alert that did not (from its replica set or host, through the Admin
@@ -53,6 +60,12 @@ export interface PipelineDeps {
     groupId: string,
     location: { replicaSetName?: string; hostnameAndPort?: string },
   ): Promise<{ cluster: string; via: string } | null>;
+  /**
+   * The M10+ part of the fix routine before a redeploy: ends long-running *reads* of the
+   * responder's own database user (`killOp` reaches no other user's operations, and no
+   * connection). Null when the cluster has no connection string.
+   */
+  killLongOperations(groupId: string, cluster: string): Promise<KillLongOperationsResult | null>;
   /** Slack delivery, or null when Slack is not configured. */
   slack: SlackClient | null;
 }

@@ -139,6 +139,9 @@ export function budgetCheck(
     .reduce((max, at) => Math.max(max, at), Number.NEGATIVE_INFINITY);
   const cooldownEnds = lastOnTarget + policy.cooldownMinutes * 60_000;
   if (cooldownEnds > t) return { reason: "cooldown", until: new Date(cooldownEnds).toISOString() };
+  // A cap of 0 means "never act": blocked for the coming hour, and again after it.
+  if (policy.maxActionsPerHour === 0)
+    return { reason: "hourly-cap", until: new Date(t + HOUR_MS).toISOString() };
   const lastHour = counted
     .map((a) => Date.parse(a.at))
     .filter((at) => at > t - HOUR_MS)

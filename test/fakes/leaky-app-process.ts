@@ -18,6 +18,11 @@ export interface LeakyAppOptions {
   connections: number;
   /** See leaky-app.ts: one warm pool (default) or a leaked client per request (even counts only). */
   style?: "pool" | "clients";
+  /**
+   * Keep one query of this many milliseconds running (re-issued when it ends or is killed), on the
+   * fake server's `slow_<ms>` collection. Default: none.
+   */
+  slowQueryMs?: number;
   /** Extra environment, e.g. `{ VERCEL: "1", VERCEL_REGION: "iad1" }`. */
   env?: Record<string, string>;
   /** Give up (and kill the child) if it is not ready by then. Default 20 s. */
@@ -49,6 +54,7 @@ export function spawnLeakyApp(options: LeakyAppOptions): Promise<LeakyApp> {
     String(options.connections),
   ];
   if (options.style) args.push("--style", options.style);
+  if (options.slowQueryMs !== undefined) args.push("--slow-ms", String(options.slowQueryMs));
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   // The child gives up first and says why on stderr; the parent's timer is the backstop.
   args.push("--ready-timeout-ms", String(readyTimeoutMs));

@@ -8,6 +8,15 @@
  * (M0/Flex) restrictions — trimmed `serverStatus`, `$currentOp` refused with 8000 AtlasError — and
  * the driver's handshake metadata behind `$currentOp`'s `clientMetadata`.
  *
+ * Long-running operations are real: `find` or `aggregate` on a collection named `slow_<ms>` (a
+ * FAKE-ONLY knob, e.g. `slow_60000` or `slow_60000_orders`) stays in progress for that long, holding
+ * its connection busy, and then answers an empty cursor. Meanwhile `$currentOp` lists it (`opid`,
+ * `secs_running`, `effectiveUsers`, …) and `killOp` may end it, by Atlas's rule: only operations of
+ * the caller's own user (mongod's rule for a user without the `killop` action, which Atlas grants to
+ * no database user); anything else — another user's op, an op that no longer exists — is
+ * `Unauthorized`. The killed op's client gets `Interrupted` (11601). `maxTimeMS` is honoured, and a
+ * client that disconnects ends its op.
+ *
  * Trade-off: it stores no data (no collections, no CRUD) and models no roles; any authenticated user
  * may run every command. Hello replies carry no `topologyVersion`, so drivers poll instead of
  * streaming: the socket counts stay deterministic (no RTT-pinger socket). Passwords are not
@@ -57,6 +66,27 @@ export interface FakeConnectionInfo {
   user: string | null;
 }
 
+/** One operation in progress, as `$currentOp` would list it. */
+export interface FakeOperationInfo {
+  opid: number;
+  connectionId: number;
+  appName: string | null;
+  user: string | null;
+  /** `$currentOp.op`: "query" (find), "getmore", "command" (aggregate and the rest), … */
+  op: string;
+  ns: string;
+  startedAt: string;
+  secondsRunning: number;
+}
+
+/** A killOp the server accepted: who asked, and the operation it ended (null: no such op, auth off). */
+export interface FakeKilledOp {
+  op: number;
+  connectionId: number;
+  appName: string | null;
+  target: { connectionId: number; appName: string | null; user: string | null } | null;
+}
+
 /** One command the server received (sasl payloads redacted). */
 export interface FakeCommandRecord {
   at: string;
@@ -78,7 +108,7 @@ export interface FakeMongoStats {
   openByApp: Record<string, number>;
   maxOpenByApp: Record<string, number>;
   connections: FakeConnectionInfo[];
-  killedOps: { op: number; connectionId: number; appName: string | null }[];
+  killedOps: FakeKilledOp[];
 }
 
 export interface FakeMongoUriOptions {
@@ -111,6 +141,8 @@ export interface FakeMongo {
   dropConnections(match?: (connection: FakeConnectionInfo) => boolean): number;
   /** The most recent commands received (bounded), oldest first. */
   commandsSeen(): FakeCommandRecord[];
+  /** Operations in progress on client connections (the slow ones are the only ones that last). */
+  runningOps(): FakeOperationInfo[];
   killedOps(): FakeMongoStats["killedOps"];
   stats(): FakeMongoStats;
   /** Resolves once `condition()` holds, polling every 10 ms; rejects after `timeoutMs` (default 5 s). */
@@ -134,6 +166,12 @@ const SERVER_VERSION = "7.0.14";
 const SCRAM_ITERATIONS = 15_000;
 /** A cursor's first batch size when the client gives none (mongod's default). */
 const DEFAULT_FIRST_BATCH = 101;
+/** `find`/`aggregate` on `slow_<ms>[_anything]` takes <ms> milliseconds: the fake-only slow-query knob. */
+const SLOW_COLLECTION = /^slow_(\d+)(?:_|$)/;
+/** Beyond ~24.8 days setTimeout fires at once; a day is longer than any test or sandbox session. */
+const MAX_SLOW_MS = 24 * 60 * 60 * 1000;
+/** mongod's cap on a `command` reported by `$currentOp` with `truncateOps: true` (bytes). */
+const CURRENT_OP_COMMAND_MAX_BYTES = 1000;
 /** Enough history for a test to inspect, bounded so a long sandbox run does not grow without limit. */
 const MAX_COMMAND_RECORDS = 5_000;
 /** Commands a server with auth enabled answers before authentication. */
@@ -179,6 +217,14 @@ interface ConnectionState {
   busy: boolean;
   currentCommand: Document | null;
   currentOpId: number | null;
+  /** What `$currentOp` reports for the running command: its `op`, `ns` and start (ms, monotonic). */
+  currentOp: string;
+  currentNs: string;
+  currentStartedAt: number;
+  /** Ends the running slow operation with an error (killOp, a disconnect); null when none runs. */
+  interrupt: ((error: CommandError) => void) | null;
+  /** A reply is still owed: mongod runs one command per connection at a time, so input waits. */
+  waiting: boolean;
   pending: Buffer;
 }
 
@@ -219,7 +265,7 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
   const maxOpenByApp = new Map<string | null, number>();
   const cursors = new Map<number, CursorState>();
   const commands: FakeCommandRecord[] = [];
-  const killed: FakeMongoStats["killedOps"] = [];
+  const killed: FakeKilledOp[] = [];
   let nextConnectionId = 1;
   let nextRequestId = 1;
   let nextOpId = 1;
@@ -249,6 +295,11 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
       busy: false,
       currentCommand: null,
       currentOpId: null,
+      currentOp: "none",
+      currentNs: "",
+      currentStartedAt: 0,
+      interrupt: null,
+      waiting: false,
       pending: Buffer.alloc(0),
     };
     open.set(id, conn);
@@ -260,6 +311,11 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     });
     socket.on("close", () => {
       if (open.delete(id)) countApp(conn.appName, -1);
+      conn.pending = Buffer.alloc(0);
+      // mongod notices the vanished client and ends its operation.
+      conn.interrupt?.(
+        new CommandError(279, "ClientDisconnect", "operation was interrupted because a client disconnected"),
+      );
     });
   });
 
@@ -272,7 +328,12 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
   function onData(conn: ConnectionState, chunk: Buffer): void {
     if (stalled) return;
     conn.pending = conn.pending.length === 0 ? chunk : Buffer.concat([conn.pending, chunk]);
-    while (conn.pending.length >= 4) {
+    drain(conn);
+  }
+
+  /** Runs the buffered messages in order, pausing while a slow command's reply is still owed. */
+  function drain(conn: ConnectionState): void {
+    while (!conn.waiting && conn.pending.length >= 4) {
       const length = conn.pending.readInt32LE(0);
       if (length < HEADER_BYTES || length > MAX_MESSAGE_BYTES) {
         conn.socket.destroy();
@@ -300,7 +361,7 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     if (opCode === OP_QUERY) {
       const { db, command } = parseOpQuery(body);
       const reply = execute(conn, db, command, true);
-      send(conn, encodeOpReply(nextRequestId++, requestId, reply));
+      answer(conn, reply, (doc) => send(conn, encodeOpReply(nextRequestId++, requestId, doc)));
       return;
     }
     if (opCode === OP_MSG) {
@@ -310,12 +371,32 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
         db === null
           ? errorReply(new CommandError(40571, "Location40571", "OP_MSG requests require a $db argument"))
           : execute(conn, db, command, false);
-      // moreToCome: the client wants no answer (the driver's endSessions on close).
-      if ((flags & MSG_MORE_TO_COME) === 0) send(conn, encodeOpMsg(nextRequestId++, requestId, reply));
+      answer(conn, reply, (doc) => {
+        // moreToCome: the client wants no answer (the driver's endSessions on close).
+        if ((flags & MSG_MORE_TO_COME) === 0) send(conn, encodeOpMsg(nextRequestId++, requestId, doc));
+      });
       return;
     }
     // OP_COMPRESSED is never negotiated (the handshake answers no compression); anything else is obsolete.
     throw new ProtocolError(`unsupported opCode ${opCode}`);
+  }
+
+  /** Replies now, or once a slow command ends; until then the connection reads no further commands. */
+  function answer(
+    conn: ConnectionState,
+    reply: Document | Promise<Document>,
+    deliver: (doc: Document) => void,
+  ): void {
+    if (!(reply instanceof Promise)) {
+      deliver(reply);
+      return;
+    }
+    conn.waiting = true;
+    void reply.then((doc) => {
+      deliver(doc);
+      conn.waiting = false;
+      drain(conn);
+    });
   }
 
   function send(conn: ConnectionState, bytes: Buffer): void {
@@ -323,13 +404,17 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     if (!conn.socket.destroyed) conn.socket.write(bytes);
   }
 
-  function execute(conn: ConnectionState, db: string, command: Document, viaOpQuery: boolean): Document {
+  function execute(
+    conn: ConnectionState,
+    db: string,
+    command: Document,
+    viaOpQuery: boolean,
+  ): Document | Promise<Document> {
     const name = Object.keys(command)[0] ?? "";
     record(conn, db, name, command);
     counters[name === "getMore" ? "getmore" : "command"] += 1;
-    conn.busy = true;
-    conn.currentCommand = command;
-    conn.currentOpId = nextOpId++;
+    beginOp(conn, db, name, command);
+    let slow = false;
     try {
       if (viaOpQuery && !LEGACY_OP_QUERY_COMMANDS.has(name)) {
         throw new CommandError(
@@ -341,17 +426,76 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
       if (authEnabled && conn.user === null && !PRE_AUTH_COMMANDS.has(name)) {
         throw new CommandError(13, "Unauthorized", `Command ${name} requires authentication`);
       }
-      return { ...runCommand(conn, db, name, command), ok: 1 };
+      const result = runCommand(conn, db, name, command);
+      if (result instanceof Promise) {
+        slow = true;
+        return result.then((doc) => ({ ...doc, ok: 1 }), failureReply).finally(() => endOp(conn));
+      }
+      return { ...result, ok: 1 };
     } catch (error) {
-      if (error instanceof CommandError) return errorReply(error);
-      // A bug in the fake (or a command shape it never expected) answers like mongod's InternalError
-      // instead of throwing inside a socket handler, which would take down the test runner hosting it.
-      return errorReply(new CommandError(1, "InternalError", `fake mongo: ${(error as Error).message}`));
+      return failureReply(error);
     } finally {
-      conn.busy = false;
-      conn.currentCommand = null;
-      conn.currentOpId = null;
+      if (!slow) endOp(conn);
     }
+  }
+
+  function beginOp(conn: ConnectionState, db: string, name: string, command: Document): void {
+    conn.busy = true;
+    conn.currentCommand = command;
+    conn.currentOpId = nextOpId++;
+    conn.currentOp = OP_TYPES[name] ?? "command";
+    conn.currentStartedAt = performance.now();
+    const target = command[name];
+    conn.currentNs =
+      (name === "find" || name === "aggregate") && typeof target === "string"
+        ? `${db}.${target}`
+        : name === "aggregate"
+          ? `${db}.$cmd.aggregate`
+          : `${db}.$cmd`;
+  }
+
+  function endOp(conn: ConnectionState): void {
+    conn.busy = false;
+    conn.currentCommand = null;
+    conn.currentOpId = null;
+    conn.currentOp = "none";
+    conn.currentNs = "";
+    conn.interrupt = null;
+  }
+
+  /** A slow `find`/`aggregate`: in progress for the collection's <ms>, then an empty first batch. */
+  function slowRead(
+    conn: ConnectionState,
+    db: string,
+    collection: string,
+    command: Document,
+  ): Promise<Document> {
+    const ms = Math.min(Number(SLOW_COLLECTION.exec(collection)?.[1] ?? 0), MAX_SLOW_MS);
+    const maxTimeMS =
+      typeof command.maxTimeMS === "number" && command.maxTimeMS > 0 ? command.maxTimeMS : null;
+    return new Promise<Document>((resolve, reject) => {
+      const finish = (outcome: () => void) => {
+        clearTimeout(done);
+        if (expiry) clearTimeout(expiry);
+        conn.interrupt = null;
+        outcome();
+      };
+      const done = setTimeout(
+        () => finish(() => resolve({ cursor: { id: Long.ZERO, ns: `${db}.${collection}`, firstBatch: [] } })),
+        ms,
+      );
+      const expiry =
+        maxTimeMS !== null && maxTimeMS < ms
+          ? setTimeout(
+              () =>
+                finish(() =>
+                  reject(new CommandError(50, "MaxTimeMSExpired", "operation exceeded time limit")),
+                ),
+              maxTimeMS,
+            )
+          : null;
+      conn.interrupt = (error) => finish(() => reject(error));
+    });
   }
 
   function record(conn: ConnectionState, db: string, name: string, command: Document): void {
@@ -368,7 +512,12 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     if (commands.length > MAX_COMMAND_RECORDS) commands.splice(0, commands.length - MAX_COMMAND_RECORDS);
   }
 
-  function runCommand(conn: ConnectionState, db: string, name: string, command: Document): Document {
+  function runCommand(
+    conn: ConnectionState,
+    db: string,
+    name: string,
+    command: Document,
+  ): Document | Promise<Document> {
     switch (name) {
       case "hello":
       case "isMaster":
@@ -395,6 +544,8 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
         return serverStatus();
       case "aggregate":
         return aggregate(conn, db, command);
+      case "find":
+        return find(conn, db, command);
       case "getMore":
         return getMore(db, command);
       case "killCursors":
@@ -565,18 +716,34 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     return status;
   }
 
-  function aggregate(conn: ConnectionState, db: string, command: Document): Document {
+  function find(conn: ConnectionState, db: string, command: Document): Promise<Document> {
+    const collection = command.find;
+    if (typeof collection !== "string" || !SLOW_COLLECTION.test(collection)) {
+      // No data lives here: an honest "not implemented" rather than a made-up empty result.
+      throw new CommandError(
+        115,
+        "CommandNotSupported",
+        "fake mongo stores no data: find only runs on slow_<ms> collections",
+      );
+    }
+    return slowRead(conn, db, collection, command);
+  }
+
+  function aggregate(conn: ConnectionState, db: string, command: Document): Document | Promise<Document> {
     const pipeline = command.pipeline;
     if (!Array.isArray(pipeline)) {
       throw new CommandError(14, "TypeMismatch", "'pipeline' option must be specified as an array");
     }
     const currentOpAt = pipeline.findIndex((stage: Document) => stage && "$currentOp" in stage);
     if (currentOpAt === -1) {
+      if (typeof command.aggregate === "string" && SLOW_COLLECTION.test(command.aggregate)) {
+        return slowRead(conn, db, command.aggregate, command);
+      }
       // No data lives here: an honest "not implemented" rather than a made-up empty result.
       throw new CommandError(
         115,
         "CommandNotSupported",
-        "fake mongo only implements aggregate with $currentOp",
+        "fake mongo only implements aggregate with $currentOp, or on slow_<ms> collections",
       );
     }
     if (isSharedTier(tier)) {
@@ -615,8 +782,12 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
   }
 
   function currentOp(caller: ConnectionState, options: Document): Document[] {
+    // mongod: allUsers (default false) needs the inprog privilege; without it only the caller's own
+    // user's connections show. With auth off every client counts as the caller's.
     const allUsers = options.allUsers === true;
     const idleConnections = options.idleConnections === true;
+    const truncateOps = options.truncateOps === true;
+    const now = performance.now();
     const docs: Document[] = [];
     for (const conn of open.values()) {
       if (!idleConnections && !conn.busy) continue;
@@ -635,13 +806,14 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
         threaded: true,
       };
       if (conn.busy) {
+        const micros = Math.max(0, Math.round((now - conn.currentStartedAt) * 1000));
         Object.assign(doc, {
           opid: conn.currentOpId,
-          secs_running: Long.ZERO,
-          microsecs_running: Long.ZERO,
-          op: "command",
-          ns: "admin.$cmd.aggregate",
-          command: conn.currentCommand,
+          secs_running: Long.fromNumber(Math.floor(micros / 1_000_000)),
+          microsecs_running: Long.fromNumber(micros),
+          op: conn.currentOp,
+          ns: conn.currentNs,
+          command: truncateOps ? truncateCommand(conn.currentCommand ?? {}) : conn.currentCommand,
         });
       } else {
         Object.assign(doc, { op: "none", ns: "", command: {} });
@@ -703,6 +875,12 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     };
   }
 
+  /**
+   * mongod's KillOpCmdBase: with auth on and no `killop` privilege (Atlas grants it to no database
+   * user, notes/atlas.md §4.3), killOp is allowed only when the op exists AND runs under the caller's
+   * own user; everything else — another user's op, one that already ended — is Unauthorized. With
+   * auth off, any op may be killed and an unknown one is a silent success.
+   */
   function killOp(conn: ConnectionState, db: string, command: Document): Document {
     if (db !== "admin") {
       throw new CommandError(13, "Unauthorized", "killOp may only be run against the admin database.");
@@ -710,7 +888,22 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     if (typeof command.op !== "number") {
       throw new CommandError(14, "TypeMismatch", 'Did not provide "op" field');
     }
-    killed.push({ op: command.op, connectionId: conn.id, appName: conn.appName });
+    const opid = command.op;
+    const target = [...open.values()].find((c) => c.busy && c.currentOpId === opid && c !== conn) ?? null;
+    if (authEnabled && (target === null || target.user !== conn.user)) {
+      throw new CommandError(
+        13,
+        "Unauthorized",
+        `not authorized on admin to execute command { killOp: ${command.killOp}, op: ${opid}, $db: "admin" }`,
+      );
+    }
+    killed.push({
+      op: opid,
+      connectionId: conn.id,
+      appName: conn.appName,
+      target: target && { connectionId: target.id, appName: target.appName, user: target.user },
+    });
+    target?.interrupt?.(new CommandError(11601, "Interrupted", "operation was interrupted"));
     return { info: "attempting to kill op" };
   }
 
@@ -781,6 +974,21 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
       return dropped;
     },
     commandsSeen: () => [...commands],
+    runningOps: () => {
+      const now = performance.now();
+      return [...open.values()]
+        .filter((conn) => conn.busy && conn.currentOpId !== null)
+        .map((conn) => ({
+          opid: conn.currentOpId!,
+          connectionId: conn.id,
+          appName: conn.appName,
+          user: conn.user,
+          op: conn.currentOp,
+          ns: conn.currentNs,
+          startedAt: new Date(Date.now() - (now - conn.currentStartedAt)).toISOString(),
+          secondsRunning: (now - conn.currentStartedAt) / 1000,
+        }));
+    },
     killedOps: () => [...killed],
     stats: () => ({
       port,
@@ -809,8 +1017,33 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
   };
 }
 
+/** `$currentOp.op` per command name, as mongod's CurOp reports them; anything else is "command". */
+const OP_TYPES: Record<string, string> = {
+  find: "query",
+  getMore: "getmore",
+  insert: "insert",
+  update: "update",
+  delete: "remove",
+};
+
 function errorReply(error: CommandError): Document {
   return { ok: 0, errmsg: error.message, code: error.code, codeName: error.codeName };
+}
+
+/**
+ * A CommandError answers as mongod does; anything else is a bug in the fake (or a command shape it
+ * never expected) and answers like mongod's InternalError instead of throwing inside a socket
+ * handler, which would take down the test runner hosting it.
+ */
+function failureReply(error: unknown): Document {
+  if (error instanceof CommandError) return errorReply(error);
+  return errorReply(new CommandError(1, "InternalError", `fake mongo: ${(error as Error).message}`));
+}
+
+/** mongod's `truncateOps`: a command over 1000 bytes is reported as `{ $truncated: "<its text, cut>" }`. */
+function truncateCommand(command: Document): Document {
+  if (BSON.calculateObjectSize(command) <= CURRENT_OP_COMMAND_MAX_BYTES) return command;
+  return { $truncated: JSON.stringify(command).slice(0, CURRENT_OP_COMMAND_MAX_BYTES) };
 }
 
 function authFailed(): CommandError {

@@ -130,7 +130,13 @@ describe("fake mongo, dedicated tier (M10)", () => {
       ok: 1,
       info: "attempting to kill op",
     });
-    expect(fake.killedOps()).toContainEqual(expect.objectContaining({ op: 4242, appName: "killer" }));
+    // Auth is off here: like mongod, an op that does not exist is a silent success.
+    expect(fake.killedOps()).toContainEqual({
+      op: 4242,
+      connectionId: expect.any(Number),
+      appName: "killer",
+      target: null,
+    });
     await expect(c.db("shop").command({ killOp: 1, op: 1 })).rejects.toMatchObject({ code: 13 });
   });
 
@@ -186,6 +192,22 @@ describe("fake mongo, shared tier (M0)", () => {
     });
   });
 
+  it("runs slow queries and lets killOp end them, though $currentOp cannot list them", async () => {
+    const c = client(fake.uri({ appName: "free-slow" }), { maxPoolSize: 1 });
+    const outcome = c
+      .db("app")
+      .collection("slow_30000")
+      .find({})
+      .toArray()
+      .catch((e: unknown) => e);
+    await fake.waitFor(() => fake.runningOps().some((op) => op.appName === "free-slow"));
+    const [op] = fake.runningOps().filter((o) => o.appName === "free-slow");
+    await expect(client(fake.uri()).db("admin").command({ killOp: 1, op: op!.opid })).resolves.toMatchObject({
+      ok: 1,
+    });
+    expect(await outcome).toMatchObject({ code: 11601, codeName: "Interrupted" });
+  });
+
   it("follows a tier change at runtime", async () => {
     const c = client(fake.uri());
     fake.setTier("M30");
@@ -199,6 +221,155 @@ describe("fake mongo, shared tier (M0)", () => {
     } finally {
       fake.setTier("M0");
     }
+  });
+});
+
+describe("fake mongo long-running operations (the slow_<ms> knob)", () => {
+  let fake: FakeMongo;
+  const users = { "usr-a": "pw-A-1234", "usr-b": "pw-B-5678" };
+  const uriAs = (user: keyof typeof users, appName: string) =>
+    fake.uri({ user, password: users[user], appName });
+  beforeAll(async () => {
+    fake = await startFakeMongo({ tier: "M10", users });
+  });
+  afterAll(() => fake.close());
+
+  /** Starts a slow find from a fresh client and resolves with its opid once the server runs it. */
+  async function slowFind(user: keyof typeof users, appName: string, ms = 30_000, options = {}) {
+    const c = client(uriAs(user, appName), { maxPoolSize: 1 });
+    const outcome = c
+      .db("app")
+      .collection(`slow_${ms}`)
+      .find({ email: "x@example.com" }, options)
+      .toArray()
+      .catch((e: unknown) => e);
+    await fake.waitFor(() => fake.runningOps().some((op) => op.appName === appName));
+    const opid = fake.runningOps().find((op) => op.appName === appName)!.opid;
+    return { opid, outcome };
+  }
+
+  const currentOp = (user: keyof typeof users, stage: Document) =>
+    client(uriAs(user, `watcher-${user}`))
+      .db("admin")
+      .aggregate([{ $currentOp: stage }])
+      .toArray();
+
+  it("keeps a slow find in progress, listed by $currentOp with mongod's fields, then answers it", async () => {
+    const started = Date.now();
+    const { opid, outcome } = await slowFind("usr-a", "slow-find", 600);
+    await fake.waitFor(() => fake.runningOps().some((op) => op.opid === opid && op.secondsRunning >= 0.2));
+
+    const docs = await currentOp("usr-a", { allUsers: true });
+    const doc = docs.find((d) => d.opid === opid);
+    expect(doc).toMatchObject({
+      type: "op",
+      active: true,
+      opid,
+      op: "query",
+      ns: "app.slow_600",
+      command: { find: "slow_600", filter: { email: "x@example.com" }, $db: "app" },
+      effectiveUsers: [{ user: "usr-a", db: "admin" }],
+      appName: "slow-find",
+      clientMetadata: { application: { name: "slow-find" } },
+      client: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      secs_running: 0,
+    });
+    expect(doc!.microsecs_running).toBeGreaterThanOrEqual(200_000);
+    const status = await client(uriAs("usr-a", "status")).db("admin").command({ serverStatus: 1 });
+    expect(status.connections.active).toBe(2); // the slow find and serverStatus itself
+
+    expect(await outcome).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(590);
+    expect(fake.runningOps().map((op) => op.opid)).not.toContain(opid);
+  });
+
+  it("reports a slow aggregate as op 'command' and truncates big commands only when asked", async () => {
+    const c = client(uriAs("usr-a", "slow-agg"), { maxPoolSize: 1 });
+    const big = "y".repeat(2_000);
+    const outcome = c
+      .db("app")
+      .collection("slow_30000_reports")
+      .aggregate([{ $match: { note: big } }])
+      .toArray()
+      .catch((e: unknown) => e);
+    await fake.waitFor(() => fake.runningOps().some((op) => op.appName === "slow-agg"));
+
+    const full = (await currentOp("usr-a", {})).find((d) => d.appName === "slow-agg");
+    expect(full).toMatchObject({ op: "command", ns: "app.slow_30000_reports" });
+    expect(full!.command.pipeline).toEqual([{ $match: { note: big } }]);
+    const cut = (await currentOp("usr-a", { truncateOps: true })).find((d) => d.appName === "slow-agg");
+    expect(Object.keys(cut!.command)).toEqual(["$truncated"]);
+    expect(cut!.command.$truncated.length).toBeLessThanOrEqual(1_000);
+    await c.close();
+    await outcome;
+  });
+
+  it("lists only the caller's own user's operations without allUsers", async () => {
+    const mine = await slowFind("usr-a", "mine");
+    const theirs = await slowFind("usr-b", "theirs");
+    const ownView = (await currentOp("usr-a", { allUsers: false })).map((d) => d.opid);
+    expect(ownView).toContain(mine.opid);
+    expect(ownView).not.toContain(theirs.opid);
+    const allView = (await currentOp("usr-a", { allUsers: true })).map((d) => d.opid);
+    expect(allView).toEqual(expect.arrayContaining([mine.opid, theirs.opid]));
+  });
+
+  it("lets killOp end an op of the caller's own user: its client sees Interrupted", async () => {
+    const { opid, outcome } = await slowFind("usr-a", "victim");
+    const killer = client(uriAs("usr-a", "killer"));
+    await expect(killer.db("admin").command({ killOp: 1, op: opid })).resolves.toEqual({
+      info: "attempting to kill op",
+      ok: 1,
+    });
+    const error = await outcome;
+    expect(error).toBeInstanceOf(MongoServerError);
+    expect(error).toMatchObject({
+      code: 11601,
+      codeName: "Interrupted",
+      message: "operation was interrupted",
+    });
+    expect(fake.runningOps().map((op) => op.opid)).not.toContain(opid);
+    expect((await currentOp("usr-a", { allUsers: true })).map((d) => d.opid)).not.toContain(opid);
+    expect(fake.killedOps()).toContainEqual({
+      op: opid,
+      connectionId: expect.any(Number),
+      appName: "killer",
+      target: { connectionId: expect.any(Number), appName: "victim", user: "usr-a" },
+    });
+  });
+
+  it("refuses killOp of another user's op, or of one that is gone, as Unauthorized (Atlas's rule)", async () => {
+    const { opid } = await slowFind("usr-b", "not-yours");
+    const killer = client(uriAs("usr-a", "intruder"));
+    for (const op of [opid, 987_654]) {
+      const error = await killer
+        .db("admin")
+        .command({ killOp: 1, op })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MongoServerError);
+      expect(error).toMatchObject({
+        code: 13,
+        codeName: "Unauthorized",
+        message: `not authorized on admin to execute command { killOp: 1, op: ${op}, $db: "admin" }`,
+      });
+    }
+    expect(fake.runningOps().map((o) => o.opid)).toContain(opid);
+    expect(fake.killedOps().map((k) => k.op)).not.toContain(opid);
+  });
+
+  it("ends an op when its client disconnects, and honours maxTimeMS", async () => {
+    const gone = await slowFind("usr-a", "disconnects");
+    fake.dropConnections((conn) => conn.appName === "disconnects");
+    await fake.waitFor(() => !fake.runningOps().some((op) => op.opid === gone.opid), 1_000);
+
+    const limited = await slowFind("usr-a", "limited", 30_000, { maxTimeMS: 150 });
+    expect(await limited.outcome).toMatchObject({ code: 50, codeName: "MaxTimeMSExpired" });
+  });
+
+  it("serves no data: find on any other collection is CommandNotSupported", async () => {
+    await expect(
+      client(uriAs("usr-a", "reader")).db("app").collection("orders").find({}).toArray(),
+    ).rejects.toMatchObject({ code: 115, codeName: "CommandNotSupported" });
   });
 });
 

@@ -162,6 +162,14 @@ describe("plan on M10+ (attributed)", () => {
 });
 
 describe("caps", () => {
+  it("treats a cap of 0 actions per hour as never acting, without failing", () => {
+    expect(budgetCheck("web", [], { ...POLICY, maxActionsPerHour: 0 }, NOW)).toEqual({
+      reason: "hourly-cap",
+      until: new Date(NOW.getTime() + 3600_000).toISOString(),
+    });
+    expect(plan(input({ policy: { ...POLICY, maxActionsPerHour: 0 } })).kind).toBe("blocked");
+  });
+
   it("holds a target's cooldown", () => {
     const recent: PastAction[] = [{ target: "web", at: minutesAgo(5), outcome: "started" }];
     expect(plan(input({ recentActions: recent }))).toEqual({

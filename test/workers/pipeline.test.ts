@@ -233,6 +233,13 @@ describe("modes", () => {
     expect(dry).toMatchObject({ target: "dry-web", kind: "railway", method: "POST" });
     expect(JSON.stringify(dry)).not.toMatch(/token|Bearer/i);
     expect(await platforms.calls("dry-web")).toHaveLength(0);
+
+    // The rehearsal does not stand in the way of the real thing: Atlas's alert opens its own incident.
+    const real = await alertFor(E2E.modes.groupId, E2E.modes.dry, 86);
+    expect(real.incident).not.toBe(id);
+    expect((await incident(id)).journal.at(-1)).toMatchObject({ step: "incident", status: "closed" });
+    await waitFor(real.incident, (i) => steps(i).includes("action:started"));
+    expect((await platforms.calls("dry-web")).filter((c) => c.accepted)).toHaveLength(1);
   });
 
   it("names the cluster of an alert that carries only a host, through the Admin API's process list", async () => {
@@ -248,6 +255,32 @@ describe("modes", () => {
       cluster: E2E.modes.notify,
     });
     expect(await platforms.calls("notify-web")).toHaveLength(0);
+  });
+
+  it("keeps one incident per cluster when several nodes alert by host only", async () => {
+    const [first, second] = processes[E2E.modes.notify]!;
+    const a = await alertFor(E2E.modes.groupId, "x", 86, {
+      clusterName: undefined,
+      replicaSetName: undefined,
+      hostnameAndPort: first,
+    });
+    const b = await alertFor(E2E.modes.groupId, "x", 87, {
+      clusterName: undefined,
+      replicaSetName: undefined,
+      hostnameAndPort: second,
+    });
+    expect(b.incident).not.toBe(a.incident); // keyed on different hosts until named
+    await waitFor(a.incident, (i) => i.cluster.name === E2E.modes.notify);
+    await waitFor(b.incident, (i) => i.state === "closed");
+    const live = await json<{ incidents: Array<{ id: string; cluster: { name: string } }> }>(
+      await admin(`/incidents?cluster=${E2E.modes.notify}`),
+    );
+    const open = live.incidents.filter((i) => i.id !== b.incident);
+    expect(open.map((i) => i.id)).toEqual([a.incident]);
+    const merged = await incident(a.incident);
+    expect(steps(merged)).toContain("intake:merged");
+    const detail = await json<{ alerts: unknown[] }>(await admin(`/incidents/${a.incident}`));
+    expect(detail.alerts).toHaveLength(2);
   });
 
   it("approve waits for a human, acts once on approval, and ignores a second click", async () => {

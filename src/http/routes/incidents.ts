@@ -7,17 +7,15 @@ import { INCIDENT_STATES } from "../../ledger/model.ts";
 import type { AppEnv } from "../app.ts";
 import { issuesOf, jsonError } from "../errors.ts";
 
-const listQuery = z
-  .object({
-    state: z.enum(INCIDENT_STATES).optional(),
-    cluster: z.string().min(1).max(128).optional(),
-    limit: z.coerce.number().int().min(1).max(MAX_INCIDENT_PAGE).default(DEFAULT_INCIDENT_PAGE),
-    before: z
-      .string()
-      .refine((id) => parseIncidentId(id) !== null, "must be an incident id")
-      .optional(),
-  })
-  .strict();
+const listQuery = z.object({
+  state: z.enum(INCIDENT_STATES).optional(),
+  cluster: z.string().min(1).max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_INCIDENT_PAGE).default(DEFAULT_INCIDENT_PAGE),
+  before: z
+    .string()
+    .refine((id) => parseIncidentId(id) !== null, "must be an incident id")
+    .optional(),
+});
 
 export const incidents = new Hono<AppEnv>()
   .get("/", async (c) => {

@@ -3,8 +3,10 @@
  * ledger's alarm does the work, exactly as for an Atlas alert.
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Config } from "../../config/schema.ts";
+import { describeError } from "../../observability/log.ts";
 import type { AppEnv } from "../app.ts";
 import { invalidPayload, issuesOf, jsonError } from "../errors.ts";
 
@@ -38,29 +40,37 @@ function resolveTarget(
   };
 }
 
-export const trigger = new Hono<AppEnv>().post("/", async (c) => {
-  const text = await c.req.text();
-  let json: unknown = {};
-  if (text.trim() !== "") {
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return invalidPayload(c, [{ path: "", message: "body is not valid JSON" }]);
+/** A trigger body is a few fields; anything near this size is a mistake. */
+const MAX_TRIGGER_BODY_BYTES = 8 * 1024;
+
+export const trigger = new Hono<AppEnv>().post(
+  "/",
+  bodyLimit({ maxSize: MAX_TRIGGER_BODY_BYTES, onError: (c) => jsonError(c, 413, "payload too large") }),
+  async (c) => {
+    const text = await c.req.text();
+    let json: unknown = {};
+    if (text.trim() !== "") {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        return invalidPayload(c, [{ path: "", message: "body is not valid JSON" }]);
+      }
     }
-  }
-  const parsed = triggerBody.safeParse(json);
-  if (!parsed.success) return invalidPayload(c, issuesOf(parsed.error));
-  const target = resolveTarget(parsed.data, c.var.config);
-  if ("error" in target) return invalidPayload(c, [{ path: "cluster", message: target.error }]);
-  try {
-    const { incident } = await c.var.ledgers.trigger({
-      groupId: target.groupId,
-      cluster: target.cluster,
-      dryRun: parsed.data.dryRun,
-      reason: parsed.data.reason ?? null,
-    });
-    return c.json({ incident }, 202);
-  } catch {
-    return jsonError(c, 503, "ledger unavailable, retry later");
-  }
-});
+    const parsed = triggerBody.safeParse(json);
+    if (!parsed.success) return invalidPayload(c, issuesOf(parsed.error));
+    const target = resolveTarget(parsed.data, c.var.config);
+    if ("error" in target) return invalidPayload(c, [{ path: "cluster", message: target.error }]);
+    try {
+      const { incident } = await c.var.ledgers.trigger({
+        groupId: target.groupId,
+        cluster: target.cluster,
+        dryRun: parsed.data.dryRun,
+        reason: parsed.data.reason ?? null,
+      });
+      return c.json({ incident }, 202);
+    } catch (error) {
+      c.var.log.log("error", "trigger.ledger-unavailable", describeError(error));
+      return jsonError(c, 503, "ledger unavailable, retry later");
+    }
+  },
+);
