@@ -314,6 +314,43 @@ async function settleBudget(ctx: RunnerContext, key: string, outcome: PastAction
   }
 }
 
+/**
+ * Takes one action from the global budget (cooldown and hourly cap, re-checked atomically). When
+ * the budget says no, the incident waits and measures again when it allows; answers false then.
+ */
+async function reserveBudget(
+  ctx: RunnerContext,
+  incident: IncidentRecord,
+  key: string,
+  target: string,
+  at: string,
+): Promise<boolean> {
+  const { policy } = ctx.deps.config;
+  const reservation = await ctx.deps.limiter.reserve({
+    key,
+    target,
+    at,
+    cooldownMinutes: policy.cooldownMinutes,
+    maxActionsPerHour: policy.maxActionsPerHour,
+  });
+  if (reservation.ok) return true;
+  ctx.transaction(() => {
+    if (!stillActing(ctx, incident)) return;
+    ctx.store.journal(incident.id, at, "plan", "blocked", {
+      target,
+      reason: reservation.reason,
+      until: reservation.until,
+    });
+    ctx.store.update(incident.id, at, {
+      state: "open",
+      phase: "gather",
+      nextRunAt: Date.parse(reservation.until),
+      decision: null,
+    });
+  });
+  return false;
+}
+
 /** Nothing closed or moved the incident while we were waiting on the network. */
 function stillActing(ctx: RunnerContext, incident: IncidentRecord): boolean {
   return ctx.store.incident(incident.id)?.phase === "act";
@@ -429,30 +466,7 @@ async function act(ctx: RunnerContext, incident: IncidentRecord): Promise<void> 
   const attempt =
     store.actions(incident.id).filter((a) => a.target === target.name && a.status !== "dry-run").length + 1;
   const request = actionRequest(incident.id, target.name, attempt, decision.reason);
-  const reservation = await deps.limiter.reserve({
-    key: request.idempotencyKey,
-    target: target.name,
-    at,
-    cooldownMinutes: deps.config.policy.cooldownMinutes,
-    maxActionsPerHour: deps.config.policy.maxActionsPerHour,
-  });
-  if (!reservation.ok) {
-    ctx.transaction(() => {
-      if (!stillActing(ctx, incident)) return;
-      store.journal(incident.id, at, "plan", "blocked", {
-        target: target.name,
-        reason: reservation.reason,
-        until: reservation.until,
-      });
-      store.update(incident.id, at, {
-        state: "open",
-        phase: "gather",
-        nextRunAt: Date.parse(reservation.until),
-        decision: null,
-      });
-    });
-    return;
-  }
+  if (!(await reserveBudget(ctx, incident, request.idempotencyKey, target.name, at))) return;
 
   const call = adapter.plan(request);
   const actionId = ctx.transaction(() => {
@@ -556,30 +570,7 @@ async function failover(
   const attempt = store.actions(incident.id).filter((a) => a.kind === "atlas").length + 1;
   const key = `${incident.id}:failover:${attempt}`;
   // A failover counts against the same hourly cap as any other action.
-  const reservation = await deps.limiter.reserve({
-    key,
-    target: `failover:${incident.clusterName}`,
-    at,
-    cooldownMinutes: deps.config.policy.cooldownMinutes,
-    maxActionsPerHour: deps.config.policy.maxActionsPerHour,
-  });
-  if (!reservation.ok) {
-    ctx.transaction(() => {
-      if (!stillActing(ctx, incident)) return;
-      store.journal(incident.id, at, "plan", "blocked", {
-        target: "failover",
-        reason: reservation.reason,
-        until: reservation.until,
-      });
-      store.update(incident.id, at, {
-        state: "open",
-        phase: "gather",
-        nextRunAt: Date.parse(reservation.until),
-        decision: null,
-      });
-    });
-    return;
-  }
+  if (!(await reserveBudget(ctx, incident, key, `failover:${incident.clusterName}`, at))) return;
   const actionId = ctx.transaction(() => {
     if (!stillActing(ctx, incident)) return null;
     store.journal(incident.id, at, "action", "sending", {

@@ -9,12 +9,10 @@
  * a second build behind a running one rather than running both, which limits the harm of not knowing.
  */
 
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
 import type { Target } from "../config/schema.ts";
 import type { FetchLike } from "../outbound/http.ts";
-import { createRedactor, outcomeFor, refused } from "./outcome.ts";
-import { fireOnce, secretUrl } from "./transport.ts";
-import type { PlannedCall, RedeployAdapter, RedeployRequest } from "./types.ts";
+import { createHookAdapter } from "./hook.ts";
+import type { RedeployAdapter, RedeployRequest } from "./types.ts";
 
 export type NetlifyTarget = Extract<Target, { kind: "netlify" }>;
 
@@ -37,38 +35,13 @@ export function netlifyTriggerTitle(request: RedeployRequest): string {
 
 /** Creates the adapter that fires a Netlify build hook. */
 export function createNetlifyAdapter(options: NetlifyAdapterOptions): RedeployAdapter {
-  const { target, secret } = options;
-  const send = options.fetch;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
-  const label = `netlify build hook (${target.name})`;
-  const redact = createRedactor([secret]);
-
-  const plan = (): PlannedCall => ({
-    target: target.name,
-    kind: "netlify",
+  return createHookAdapter({
+    ...options,
+    label: `netlify build hook (${options.target.name})`,
     action: "redeploy (build hook, rebuilds)",
-    method: "POST",
-    endpoint: label,
-  });
-
-  return {
-    target,
-    plan,
-    async deployInProgress() {
-      return null;
-    },
-    async redeploy(request) {
-      const url = secretUrl(secret);
-      if (!url) return refused(label, `secret ${target.secret} does not hold an http(s) URL`, redact);
+    prepare: (url, request) => {
       url.searchParams.set("trigger_title", netlifyTriggerTitle(request));
-      const delivery = await fireOnce(send, {
-        method: "POST",
-        url,
-        headers: { "content-type": "application/json" },
-        body: "{}",
-        timeoutMs,
-      });
-      return outcomeFor(label, delivery, redact);
+      return { headers: { "content-type": "application/json" }, body: "{}" };
     },
-  };
+  });
 }

@@ -18,15 +18,9 @@ import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
 import type { Target } from "../config/schema.ts";
 import { describeUrl } from "../errors.ts";
 import type { FetchLike } from "../outbound/http.ts";
-import { createRedactor, outcomeFor, refused } from "./outcome.ts";
-import {
-  apiOrigin,
-  cleartextRefusal,
-  createPlatformReader,
-  fireOnce,
-  nullOnFailure,
-  secretUrl,
-} from "./transport.ts";
+import { createHookAdapter } from "./hook.ts";
+import { createRedactor, outcomeFor } from "./outcome.ts";
+import { apiOrigin, cleartextRefusal, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter } from "./types.ts";
 
 export type RenderTarget = Extract<Target, { kind: "render" }>;
@@ -67,30 +61,17 @@ export function createRenderAdapter(options: RenderAdapterOptions): RedeployAdap
 
   if (serviceId === undefined) {
     const label = `render deploy hook (${target.name})`;
-    return {
-      target,
-      plan: (): PlannedCall => ({
-        target: target.name,
-        kind: "render",
-        action: "redeploy (deploy hook, rebuilds)",
-        method: "POST",
-        endpoint: label,
-      }),
-      async deployInProgress() {
-        return null;
+    return createHookAdapter({
+      ...options,
+      label,
+      action: "redeploy (deploy hook, rebuilds)",
+      accept: (status, body) => {
+        const parsed = deployAnswer.safeParse(body);
+        if (!parsed.success) return { kind: "started", detail: `${label} accepted (${status})` };
+        const id = parsed.data.deploy.id;
+        return { kind: "started", detail: `${label} accepted: deploy ${id}`, deployId: id };
       },
-      async redeploy() {
-        const url = secretUrl(secret);
-        if (!url) return refused(label, `secret ${target.secret} does not hold an http(s) URL`, redact);
-        const delivery = await fireOnce(send, { method: "POST", url, timeoutMs });
-        return outcomeFor(label, delivery, redact, (status, body) => {
-          const parsed = deployAnswer.safeParse(body);
-          if (!parsed.success) return { kind: "started", detail: `${label} accepted (${status})` };
-          const id = parsed.data.deploy.id;
-          return { kind: "started", detail: `${label} accepted: deploy ${id}`, deployId: id };
-        });
-      },
-    };
+    });
   }
 
   const origin = apiOrigin(target.apiBaseUrl, RENDER_API_ORIGIN);

@@ -10,12 +10,10 @@
  * is the guard instead.
  */
 import { z } from "zod";
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
 import type { Target } from "../config/schema.ts";
 import type { FetchLike } from "../outbound/http.ts";
-import { createRedactor, outcomeFor, refused } from "./outcome.ts";
-import { fireOnce, secretUrl } from "./transport.ts";
-import type { PlannedCall, RedeployAdapter } from "./types.ts";
+import { createHookAdapter } from "./hook.ts";
+import type { RedeployAdapter } from "./types.ts";
 
 export type VercelTarget = Extract<Target, { kind: "vercel" }>;
 
@@ -39,40 +37,20 @@ const jobAnswer = z.object({
 
 /** Creates the adapter that fires a Vercel deploy hook. */
 export function createVercelAdapter(options: VercelAdapterOptions): RedeployAdapter {
-  const { target, secret } = options;
-  const send = options.fetch;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
-  const label = `vercel deploy hook (${target.name})`;
-  const redact = createRedactor([secret]);
-
-  const plan = (): PlannedCall => ({
-    target: target.name,
-    kind: "vercel",
+  const label = `vercel deploy hook (${options.target.name})`;
+  return createHookAdapter({
+    ...options,
+    label,
     action: "redeploy (deploy hook, rebuilds)",
-    method: "POST",
-    endpoint: label,
+    accept: (status, body) => {
+      const parsed = jobAnswer.safeParse(body);
+      if (!parsed.success) return { kind: "started", detail: `${label} accepted (${status})` };
+      const { id, state } = parsed.data.job;
+      return {
+        kind: "started",
+        detail: `${label} accepted: job ${id}${state ? ` ${state}` : ""}`,
+        deployId: id,
+      };
+    },
   });
-
-  return {
-    target,
-    plan,
-    async deployInProgress() {
-      return null;
-    },
-    async redeploy() {
-      const url = secretUrl(secret);
-      if (!url) return refused(label, `secret ${target.secret} does not hold an http(s) URL`, redact);
-      const delivery = await fireOnce(send, { method: "POST", url, timeoutMs });
-      return outcomeFor(label, delivery, redact, (status, body) => {
-        const parsed = jobAnswer.safeParse(body);
-        if (!parsed.success) return { kind: "started", detail: `${label} accepted (${status})` };
-        const { id, state } = parsed.data.job;
-        return {
-          kind: "started",
-          detail: `${label} accepted: job ${id}${state ? ` ${state}` : ""}`,
-          deployId: id,
-        };
-      });
-    },
-  };
 }

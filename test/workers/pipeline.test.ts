@@ -159,7 +159,10 @@ describe("M10 with two apps", () => {
       expect(advice.advice[0]!.app).toBe("shop-web");
       expect(advice.advice[0]!.steps.join(" ")).toContain("attachDatabasePool");
       // The M10 fix routine looks for its own user's long reads first (this URI has no user: none to end).
-      expect(done.journal.find((j) => j.status === "killop")!.detail).toMatchObject({ killed: [], skipped: "no-user" });
+      expect(done.journal.find((j) => j.status === "killop")!.detail).toMatchObject({
+        killed: [],
+        skipped: "no-user",
+      });
     } finally {
       await mongoControl.kill(admin.pid);
     }
