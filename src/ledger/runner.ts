@@ -223,6 +223,7 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
       case "below-threshold":
         store.update(incident.id, at, { state: "resolved", phase: "idle", nextRunAt: null, decision: null });
         store.journal(incident.id, at, "incident", "resolved", resolution(current, assessment, tried));
+        closeIfManual(ctx, incident.id, at);
         return;
       case "cannot-measure":
       case "unknown-outcome":
@@ -303,6 +304,16 @@ async function decide(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
       }
     }
   });
+}
+
+/**
+ * A resolved incident that no Atlas alert joined has nobody left to close it (Atlas closes only
+ * its own alerts): it closes now, so the cluster's next alert starts fresh.
+ */
+function closeIfManual(ctx: RunnerContext, id: string, at: string): void {
+  if (ctx.store.hasAtlasAlerts(id)) return;
+  ctx.store.update(id, at, { state: "closed", closedAt: at });
+  ctx.store.journal(id, at, "incident", "closed", { reason: "resolved, and no Atlas alert is open for it" });
 }
 
 /** Records the outcome in the global budget; the ledger is the source of truth, so a failure here is only logged. */
@@ -659,6 +670,7 @@ async function verify(ctx: RunnerContext, incident: IncidentRecord): Promise<voi
         decision: null,
       });
       store.journal(incident.id, at, "incident", "resolved", resolution(current, assessment, true));
+      closeIfManual(ctx, incident.id, at);
       return;
     }
     if (done < checks.length) {

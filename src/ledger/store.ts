@@ -404,6 +404,11 @@ export class LedgerStore {
     );
   }
 
+  /** Whether any Atlas alert joined the incident (manual runs have none). */
+  hasAtlasAlerts(id: string): boolean {
+    return this.sql.exec("SELECT 1 FROM alerts WHERE incident_id = ? LIMIT 1", id).toArray().length > 0;
+  }
+
   /** How many journal lines of this step and status the incident has. */
   countJournal(incident: string, step: string, status: string): number {
     return Number(

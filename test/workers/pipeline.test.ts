@@ -130,6 +130,22 @@ describe("M0 at 86 %", () => {
   }, 30_000);
 });
 
+describe("a manual run", () => {
+  it("that finds the cluster healthy resolves and closes, since no Atlas alert will close it", async () => {
+    await atlas.project(E2E.m0.groupId, [{ name: E2E.m0.cluster, tier: "M0" }]).catch(() => undefined);
+    const response = await admin("/trigger", {
+      method: "POST",
+      body: JSON.stringify({ groupId: E2E.m0.groupId, cluster: E2E.m0.cluster, reason: "checking" }),
+    });
+    const { incident: id } = await json<{ incident: string }>(response);
+    const done = await waitFor(id, (i) => i.state === "closed");
+    expect(steps(done)).toEqual(
+      expect.arrayContaining(["plan:below-threshold", "incident:resolved", "incident:closed"]),
+    );
+    expect(await platforms.calls("m0-worker")).toHaveLength(0);
+  });
+});
+
 describe("M10 with two apps", () => {
   it("redeploys only the culprit's target", async () => {
     const fake = inject("e2eMongo").m10.id;
