@@ -50,7 +50,7 @@ export interface SlackClient {
   respond(
     responseUrl: string,
     message: SlackMessage,
-    options?: { replaceOriginal?: boolean },
+    options?: { replaceOriginal?: boolean; ephemeral?: boolean },
   ): Promise<SlackDelivery>;
 }
 
@@ -239,8 +239,9 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
         return { kind: "failed", error: "invalid_url" };
       }
       const replace = respondOptions.replaceOriginal ?? true;
+      const ephemeral = respondOptions.ephemeral === true ? { response_type: "ephemeral" } : {};
       // Replacing the clicked message is idempotent; a new reply is not. No token: the URL is the credential.
-      return call(url, { ...messageBody(message), replace_original: replace }, { once: !replace });
+      return call(url, { ...messageBody(message), ...ephemeral, replace_original: replace }, { once: !replace });
     },
     async deliver(message, previous) {
       if (config.kind === "webhook") return client.postWebhook(message);

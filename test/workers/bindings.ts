@@ -13,7 +13,7 @@ export const TEST_SECRETS = {
 } as const;
 
 export interface FakeEndpoints {
-  mongo: Record<"m0" | "m10" | "full", FakeCreated>;
+  mongo: Record<"m0" | "m10" | "full" | "slack", FakeCreated>;
   targets: FakeTargetSetup[];
   atlasApiUrl: string;
   atlasCredentials: { serviceAccount: { clientId: string; clientSecret: string } };
@@ -39,7 +39,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     { groupId: modes.groupId, name: modes.approve, tier: "M0", mode: "approve" },
     { groupId: crash.groupId, name: crash.after, tier: "M0", mode: "auto" },
     { groupId: crash.groupId, name: crash.before, tier: "M0", mode: "auto" },
-    { groupId: slack.groupId, name: slack.cluster, tier: "M0", mode: "approve" },
+    { groupId: slack.groupId, name: slack.cluster, tier: "M0", uriSecret: "E2E_SLACK_URI", mode: "approve" },
   ];
   return {
     ...TEST_SECRETS,
@@ -56,6 +56,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     E2E_M0_URI: fakes.mongo.m0.uri,
     E2E_M10_URI: fakes.mongo.m10.uri,
     E2E_FULL_URI: fakes.mongo.full.uri,
+    E2E_SLACK_URI: fakes.mongo.slack.uri,
     // Verification after 1 s and 2 s keeps the end-to-end tests quick; production defaults are 180/600.
     POLICY: JSON.stringify({ verifyAfterSeconds: [1, 2] }),
     TARGETS: JSON.stringify(targets),

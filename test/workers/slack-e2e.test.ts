@@ -3,9 +3,10 @@
  * buttons, clicked as Slack sends them (signed by the fake), through `POST /slack/actions`.
  */
 import { exports } from "cloudflare:workers";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { TEST_SECRETS } from "./bindings.ts";
 import { E2E, E2E_APPROVER } from "./e2e-plan.ts";
-import { alertFor, atlas, platforms, steps, waitFor } from "./e2e-support.ts";
+import { alertFor, atlas, mongoControl, platforms, steps, waitFor } from "./e2e-support.ts";
 import { BASE } from "./support.ts";
 
 interface Visible {
@@ -69,19 +70,34 @@ async function click(ts: string, actionId: string, user: string, overrides: Reco
   return { response, signed };
 }
 
+let leak: { pid: number } | null = null;
+
 beforeAll(async () => {
-  const processes = await atlas.project(E2E.slack.groupId, [{ name: E2E.slack.cluster, tier: "M0" }]);
-  await atlas.setConnections(
-    Object.fromEntries(
-      Object.values(processes)
-        .flat()
-        .map((p) => [p, 430]),
-    ),
-  );
+  await atlas.project(E2E.slack.groupId, [{ name: E2E.slack.cluster, tier: "M0" }]);
+});
+
+// Every scenario starts with a leaking app holding 43 of the cluster's 50 connections.
+beforeEach(async () => {
+  leak = await mongoControl.spawn(inject("e2eMongo").slack.id, "shop-web", 42);
+});
+afterEach(async () => {
+  if (leak) await mongoControl.kill(leak.pid).catch(() => undefined);
+  leak = null;
+  // No secret in anything sent to Slack: every message, every version, every reply.
+  const sent = JSON.stringify(await control("messages"));
+  const secrets = [
+    ...Object.values(TEST_SECRETS),
+    slack().token,
+    slack().signingSecret,
+    inject("atlasCredentials").serviceAccount.clientSecret,
+    ...inject("e2eTargets").flatMap((t) => Object.values(t.secrets)),
+  ];
+  for (const secret of secrets) expect(sent).not.toContain(secret);
 });
 
 describe("the living Slack message", () => {
-  it("is posted once with buttons, refuses strangers, acts on approval, and shows who decided", async () => {
+  it("alert → one message with buttons → a stranger is refused → signed approval → redeploy → resolved, all in one message", async () => {
+    await platforms.killOnRedeploy("slack-web", leak!.pid);
     const { incident: id } = await alertFor(E2E.slack.groupId, E2E.slack.cluster, 86);
     await waitFor(id, (i) => i.state === "awaiting-approval");
     const [message] = await until(
@@ -105,6 +121,14 @@ describe("the living Slack message", () => {
     await waitFor(id, (i) => steps(i).includes("approval:refused"));
     expect(await stranger.response.json()).toEqual({ ok: true, applied: false });
     expect(await platforms.calls("slack-web")).toHaveLength(0);
+    // …and told so privately, through the click's response_url.
+    const { calls } = await control<{ calls: Array<{ method: string; path: string; status: number }> }>(
+      "calls",
+    );
+    const replies = calls.filter((c) => c.method === "response_url");
+    expect(replies.at(-1)).toMatchObject({ status: 200 });
+    const { messages: all } = await control<{ messages: Array<{ via: string; text: string }> }>("messages");
+    expect(all.some((m) => m.text.includes("Only the approvers listed in SLACK_APPROVERS"))).toBe(true);
 
     // The approver can; the message then says so, in place, and the buttons are gone.
     const approved = await click(message!.ts, "atlas-responder.approve", E2E_APPROVER);
@@ -129,10 +153,23 @@ describe("the living Slack message", () => {
     expect(await replay.json()).toEqual({ ok: true, applied: false });
     expect(await platforms.calls("slack-web")).toHaveLength(1);
 
-    // Still one message for the incident: every change was an update.
+    // The redeploy ended the leak: the message ends resolved, with before → after.
+    await waitFor(id, (i) => i.state === "resolved");
+    const resolved = await until(
+      () => visible(message!.ts),
+      (v) => /resolved/i.test(v.text) && v.text.includes("→"),
+    );
+    expect(resolved.buttons).toEqual([]);
+
+    // One message for the incident: one chat.postMessage, every later change a chat.update.
     const messages = await messagesAbout(id);
     expect(messages).toHaveLength(1);
-    expect(messages[0]!.versions.length).toBeGreaterThan(1);
+    const { calls: slackCalls } = await control<{
+      calls: Array<{ method: string; ts?: string; status: number }>;
+    }>("calls");
+    const aboutIt = slackCalls.filter((c) => c.ts === message!.ts && c.status === 200);
+    expect(aboutIt.filter((c) => c.method === "chat.postMessage")).toHaveLength(1);
+    expect(aboutIt.filter((c) => c.method === "chat.update").length).toBeGreaterThan(1);
   }, 30_000);
 });
 

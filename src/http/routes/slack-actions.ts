@@ -13,6 +13,7 @@ import { bodyLimit } from "hono/body-limit";
 import { parseIncidentId } from "../../ledger/ids.ts";
 import { describeError } from "../../observability/log.ts";
 import { parseSlackAction } from "../../slack/actions.ts";
+import { createSlackClient } from "../../slack/client.ts";
 import {
   SLACK_SIGNATURE_HEADER,
   SLACK_TIMESTAMP_HEADER,
@@ -71,6 +72,22 @@ export const slackActions = new Hono<AppEnv>().post(
           allowed,
         },
       );
+      if (!allowed && action.responseUrl && config.slack.kind !== "none") {
+        // Told privately, after Slack has its answer: the reply is a network call of its own.
+        const reply = createSlackClient({ fetch: (input, init) => fetch(input, init), config: config.slack }).respond(
+          action.responseUrl,
+          {
+            text: "Only the approvers listed in SLACK_APPROVERS can approve this action. You can still skip or snooze it.",
+            blocks: [],
+          },
+          { replaceOriginal: false, ephemeral: true },
+        );
+        c.executionCtx.waitUntil(
+          reply.then((outcome) => {
+            if (outcome.kind !== "delivered") log.log("warn", "slack.reply-failed", { error: outcome.error });
+          }),
+        );
+      }
       log.log("info", "slack.decision", {
         incident: action.incidentId,
         decision: action.decision,

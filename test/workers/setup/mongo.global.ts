@@ -33,7 +33,7 @@ declare module "vitest" {
      * Fakes started before the Worker, so its configuration (CLUSTERS' connection strings) can name
      * them: the end-to-end clusters. Their ids work with every control route above.
      */
-    e2eMongo: Record<"m0" | "m10" | "full", FakeCreated>;
+    e2eMongo: Record<"m0" | "m10" | "full" | "slack", FakeCreated>;
   }
 }
 
@@ -206,12 +206,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("mongoControlUrl", `http://127.0.0.1:${address.port}`);
 
   // An M0 with a 50-connection limit (small, so a leaky app fills it in a moment), an M10, and an
-  // M0 small enough for a test to fill completely.
-  const e2e = {} as Record<"m0" | "m10" | "full", FakeCreated>;
+  // M0 small enough for a test to fill completely, and an M0 of the Slack scenarios' own.
+  const e2e = {} as Record<"m0" | "m10" | "full" | "slack", FakeCreated>;
   for (const [name, tier, connectionLimit] of [
     ["m0", "M0", 50],
     ["m10", "M10", 100],
     ["full", "M0", 4],
+    ["slack", "M0", 50],
   ] as const) {
     const fake = await startFakeMongo({ tier, connectionLimit });
     fakes.set(`e2e-${name}`, { fake, apps: new Map() });
