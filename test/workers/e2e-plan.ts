@@ -12,6 +12,7 @@ export const E2E = {
   modes: { groupId: "e2e000000000000000000004", notify: "E2eNotify", dry: "E2eDry", approve: "E2eApprove" },
   crash: { groupId: "e2e000000000000000000005", after: "E2eCrashAfter", before: "E2eCrashBefore" },
   slack: { groupId: "e2e000000000000000000006", cluster: "E2eSlack" },
+  failover: { groupId: "e2e000000000000000000007", cluster: "E2eFailover" },
 } as const;
 
 /** The one Slack user allowed to approve in the tests. */

@@ -90,6 +90,18 @@ export const atlas = {
   clearFaults: () => call(inject("atlasApiUrl"), "/__fake/faults", { method: "DELETE" }),
 };
 
+/** The fake Admin API's log of one project's requests for one operation. */
+export async function atlasRequests(
+  groupId: string,
+  operationId: string,
+): Promise<Array<{ method: string; status: number }>> {
+  const { requests } = await call<{ requests: Array<{ method: string; status: number }> }>(
+    inject("atlasApiUrl"),
+    `/__fake/requests?groupId=${groupId}&operationId=${operationId}`,
+  );
+  return requests;
+}
+
 let alertSeq = 0;
 
 /** Sends an open connection alert for a cluster, as Atlas would; answers the incident id. */

@@ -12,6 +12,7 @@ import { E2E } from "./e2e-plan.ts";
 import {
   alertFor,
   atlas,
+  atlasRequests,
   incident,
   mongoControl,
   platforms,
@@ -380,6 +381,33 @@ describe("durability around a deploy hook", () => {
     expect(restarts).toHaveLength(1);
     expect(steps(done).filter((s) => s === "action:sending")).toHaveLength(1);
   }, 40_000);
+});
+
+describe("Test Failover on M10", () => {
+  it("always waits for approval, runs once, and is not offered again within 24 hours", async () => {
+    const processes = await atlas.project(E2E.failover.groupId, [
+      { name: E2E.failover.cluster, tier: "M10" },
+    ]);
+    await atlas.setConnections(
+      Object.fromEntries(
+        Object.values(processes)
+          .flat()
+          .map((p) => [p, 1300]),
+      ),
+    );
+    const { incident: id } = await alertFor(E2E.failover.groupId, E2E.failover.cluster, 87);
+    // The cluster's mode is auto, yet a failover drops every connection: it waits for a human.
+    const waiting = await waitFor(id, (i) => i.state === "awaiting-approval");
+    expect(waiting.journal.find((j) => j.step === "plan")).toMatchObject({ status: "failover" });
+    const ledger = env.LEDGER.getByName(E2E.failover.groupId);
+    expect((await ledger.decide(id, "approve", "U0APPROVER")).applied).toBe(true);
+    // Atlas still reports 1300 of 1500 afterwards: no second failover, a human instead.
+    const done = await waitFor(id, (i) => i.state === "escalated", 20_000);
+    expect(steps(done)).toContain("action:started");
+    const restarts = await atlasRequests(E2E.failover.groupId, "restartGroupClusterPrimaries");
+    expect(restarts).toHaveLength(1);
+    expect(done.journal.filter((j) => j.step === "plan").at(-1)).toMatchObject({ status: "no-targets" });
+  }, 30_000);
 });
 
 describe("the global action budget", () => {
