@@ -241,7 +241,11 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
       const replace = respondOptions.replaceOriginal ?? true;
       const ephemeral = respondOptions.ephemeral === true ? { response_type: "ephemeral" } : {};
       // Replacing the clicked message is idempotent; a new reply is not. No token: the URL is the credential.
-      return call(url, { ...messageBody(message), ...ephemeral, replace_original: replace }, { once: !replace });
+      return call(
+        url,
+        { ...messageBody(message), ...ephemeral, replace_original: replace },
+        { once: !replace },
+      );
     },
     async deliver(message, previous) {
       if (config.kind === "webhook") return client.postWebhook(message);

@@ -74,7 +74,10 @@ export const slackActions = new Hono<AppEnv>().post(
       );
       if (!allowed && action.responseUrl && config.slack.kind !== "none") {
         // Told privately, after Slack has its answer: the reply is a network call of its own.
-        const reply = createSlackClient({ fetch: (input, init) => fetch(input, init), config: config.slack }).respond(
+        const reply = createSlackClient({
+          fetch: (input, init) => fetch(input, init),
+          config: config.slack,
+        }).respond(
           action.responseUrl,
           {
             text: "Only the approvers listed in SLACK_APPROVERS can approve this action. You can still skip or snooze it.",
