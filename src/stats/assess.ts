@@ -66,20 +66,30 @@ export function assess(input: AssessInput): Assessment {
   const ok = readings.filter((r): r is StatsSuccess => r.ok);
 
   const tier = first(atlas?.tier, mongo?.tier, input.tierHint, ...ok.map((r) => r.tier));
-  let current = first(mongo?.current, atlas?.current, alert?.current);
   const fromServerOrTier = connectionLimit({
     tier: tier ?? undefined,
     serverCurrent: mongo?.current,
     serverAvailable: mongo?.available,
   });
   const limit = first(fromServerOrTier?.limit, atlas?.limit, mongo?.limit);
+
+  // The alert's own figure, as a count (a percentage and a known limit give one).
+  const alertCount =
+    alert?.current ??
+    (alert?.percent !== undefined && limit !== null ? Math.round((alert.percent / 100) * limit) : undefined);
+  // The Admin API's per-minute measurement can lag the alert that fired; the newer of the two wins.
+  const atlasAt = atlas?.series?.at(-1)?.at ?? atlas?.at;
+  const alertIsNewer =
+    alert !== undefined && atlasAt !== undefined && Date.parse(alert.at) > Date.parse(atlasAt);
+  const current = first(
+    mongo?.current,
+    alertIsNewer ? alertCount : atlas?.current,
+    atlas?.current,
+    alertCount,
+  );
   let percent: number | null = null;
   if (current !== null && limit !== null && limit > 0) percent = (current / limit) * 100;
-  else if (alert?.percent !== undefined) {
-    percent = alert.percent;
-    // On a shared tier the limit is known from the tier alone; a percentage then gives the count.
-    if (limit !== null && current === null) current = Math.round((percent / 100) * limit);
-  }
+  else if (alert?.percent !== undefined) percent = alert.percent;
 
   const series = mergeSeries([...(input.history ?? []), ...(atlas?.series ?? [])], current, now);
   const trendPerMinute = slopePerMinute(series, now);

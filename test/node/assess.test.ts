@@ -57,6 +57,34 @@ describe("assess", () => {
     expect(a).toMatchObject({ tier: "M10", current: 300, limit: 1500, percent: 20 });
   });
 
+  it("takes the alert's figure over an Admin API measurement older than the alert, and not otherwise", () => {
+    const measured = (minutesAgo: number): StatsReading => ({
+      source: "atlas-admin",
+      ok: true,
+      at: at(0),
+      current: 100,
+      limit: 500,
+      tier: "M0",
+      series: [{ at: at(minutesAgo), value: 100 }],
+      findings: [],
+    });
+    const alertAt = (minutesAgo: number, percent: number): StatsReading => ({
+      source: "alert",
+      ok: true,
+      at: at(minutesAgo),
+      percent,
+      findings: [],
+    });
+    expect(assess({ readings: [measured(3), alertAt(1, 90)], now: NOW })).toMatchObject({
+      current: 450,
+      percent: 90,
+    });
+    expect(assess({ readings: [measured(1), alertAt(3, 90)], now: NOW })).toMatchObject({
+      current: 100,
+      percent: 20,
+    });
+  });
+
   it("with no figure at all, says so instead of guessing", () => {
     const a = assess({ readings: [failed("mongodb", "refused")], now: NOW });
     expect(a).toMatchObject({
