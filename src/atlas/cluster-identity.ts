@@ -12,18 +12,13 @@
  * prefix; we prefer a configured cluster (exact spelling) and report `via` so callers know how sure
  * we are. Failing to identify is a value (`found: false`), API failures propagate.
  */
+import type { AtlasProcess } from "./admin-client.ts";
 
 /** The fields of an Atlas process (`ApiHostView_Atlas`) this module reads. */
-export interface ProcessRef {
-  /** `hostname:port`, the processId. */
-  id: string;
-  hostname: string;
-  port: number;
-  replicaSetName?: string;
-  shardName?: string;
-  typeName?: string;
-  userAlias?: string;
-}
+export type ProcessRef = Pick<
+  AtlasProcess,
+  "id" | "hostname" | "port" | "replicaSetName" | "shardName" | "typeName" | "userAlias"
+>;
 
 /** A cluster from configuration (`CLUSTERS`), optionally with the hosts of its connection string. */
 export interface KnownCluster {

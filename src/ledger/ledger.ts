@@ -253,10 +253,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
       params.push(`${groupId.toLowerCase()}-${cursor.sortKey}`);
     }
     const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
-    return this.ctx.storage.sql
-      .exec(`SELECT id FROM incidents ${where} ORDER BY id DESC LIMIT ?`, ...params, query.limit)
-      .toArray()
-      .map((row) => summarize(groupId, this.store.incident(String(row.id))!));
+    return this.store.select(where, params, query.limit).map((incident) => summarize(groupId, incident));
   }
 
   /** One incident with its alerts and journal; null when this project has no such incident. */

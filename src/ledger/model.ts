@@ -15,9 +15,6 @@ export const INCIDENT_STATES = [
 ] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 
-/** An incident is live until it is closed; a cluster has at most one live incident. */
-export const isLive = (state: IncidentState): boolean => state !== "closed";
-
 export interface IncidentSummary {
   id: string;
   cluster: { groupId: string; name: string };

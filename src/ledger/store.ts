@@ -1,6 +1,7 @@
 /**
- * Typed access to one project's ledger tables (SQLite in the Durable Object). Every write the
- * pipeline makes goes through here, so the storage schema has one owner. Synchronous, as the
+ * Typed access to one project's ledger tables (SQLite in the Durable Object). The schema is
+ * defined here and every write the pipeline makes goes through here; the intake's delivery and
+ * alert rows are written beside their dedupe logic in ledger.ts. Synchronous, as the
  * Durable Object SQL API is; callers group writes in `transactionSync`.
  *
  * Storage schema (created idempotently; additive changes only):
@@ -182,6 +183,14 @@ export class LedgerStore {
   incident(id: string): IncidentRecord | null {
     const row = this.sql.exec("SELECT * FROM incidents WHERE id = ?", id).toArray()[0];
     return row ? toIncident(row) : null;
+  }
+
+  /** Incidents matching a WHERE clause (with its parameters), newest first. */
+  select(where: string, params: SqlStorageValue[], limit: number): IncidentRecord[] {
+    return this.sql
+      .exec(`SELECT * FROM incidents ${where} ORDER BY id DESC LIMIT ?`, ...params, limit)
+      .toArray()
+      .map(toIncident);
   }
 
   liveIncident(clusterKey: string): IncidentRecord | null {

@@ -9,7 +9,7 @@ import type { RedeployAdapter } from "../platforms/types.ts";
 import type { SlackClient } from "../slack/client.ts";
 import type { Assessment } from "../stats/assess.ts";
 import type { KillLongOperationsResult } from "../stats/mongo-source.ts";
-import type { SeriesPoint, StatsReading, StatsSource } from "../stats/types.ts";
+import type { StatsReading, StatsSource } from "../stats/types.ts";
 import type { PastAction } from "./policy.ts";
 
 /** Which cluster a run is about, and the alert value that fired it, if any. */
@@ -104,5 +104,3 @@ export function summarizeAssessment(a: Assessment): Record<string, unknown> {
     findings: a.findings,
   };
 }
-
-export type { Assessment, SeriesPoint };
