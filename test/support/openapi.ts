@@ -1,37 +1,41 @@
 /**
- * Checks HTTP exchanges against the official Atlas Admin API spec (`../shared/atlas/v2.yaml` from the
- * repository root): a request's path template, method, path and query parameters, `Accept` version and
- * body; a response's media type and body against the schema declared for its status.
+ * Checks HTTP exchanges against the official Atlas Admin API spec, as trimmed to the operations this
+ * project calls (`test/fixtures/atlas-admin-api/v2.trimmed.yaml`, made by `npm run spec:trim`; MongoDB's
+ * work under CC BY-NC-SA 3.0 US, see the LICENSE.md beside it): a request's path template, method, path
+ * and query parameters, `Accept` version and body; a response's media type and body against the schema
+ * declared for its status.
  *
- * It owns the small converter from the spec's OpenAPI 3.0 schemas to JSON Schema 2019-09 for ajv,
- * applying the workarounds in notes/atlas.md §6:
- *   - `nullable: true` becomes a union with null;
- *   - boolean `exclusiveMinimum`/`exclusiveMaximum` become numeric;
+ * It owns the small converter from the spec's OpenAPI 3.0 schemas to JSON Schema 2019-09 for ajv. ajv
+ * cannot use the schemas as written, nor does real Atlas always keep to them, hence these workarounds:
+ *   - `nullable: true` (OpenAPI 3.0 only) becomes a union with null;
+ *   - boolean `exclusiveMinimum`/`exclusiveMaximum` (3.0) become the numeric bounds of 2019-09;
  *   - a child whose `allOf` names its discriminated parent gets a copy of the parent without its
  *     `oneOf`/`discriminator` (else validation recurses forever);
  *   - a `discriminator` with a mapping validates a payload against the branch its property names,
  *     alone (the parent's own fields can contradict the child's: HostMetricAlert.currentValue is
  *     HostMetricValue, RawMetricAlertView's is RawMetricValueView); other `oneOf`s overlap on valid
  *     data (e.g. hardware specs match AWS and Azure alike), so they become `anyOf`;
- *   - `type: object` over alternatives that are all strings (`regionName`, alert `eventTypeName`) is dropped;
- *   - patterns with `\:` are compiled without the `u` flag (ajv `unicodeRegExp: false`);
+ *   - `type: object` over alternatives that are all strings (`regionName`, alert `eventTypeName`) is
+ *     dropped, since no value could satisfy both;
+ *   - patterns with `\:` are compiled without the `u` flag (ajv `unicodeRegExp: false`), where that
+ *     escape is an error;
  *   - `MetricDataPoint_Atlas.value` is declared a plain number, yet Atlas sends `null` for an interval
- *     with no data (notes §2.5), so it is made nullable;
+ *     with no data, so it is made nullable;
  *   - `ApiError.parameters` is declared as an array of objects, yet Atlas sends the strings its message
  *     names (e.g. `["Cluster0"]`), so its items are left open.
  * And one addition that makes the check stricter than the spec alone: object schemas get
  * `unevaluatedProperties: false` (except where `allOf` composes them), so a fake that invents or
  * misspells a field fails instead of passing silently.
  *
- * Trade-off: parsing the 4 MB YAML takes about two seconds, so load it once per test file.
+ * The trimmed copy (about 300 KB instead of the full 4 MB) parses in well under a second; still, load it
+ * once per test file.
  */
 import { readFileSync } from "node:fs";
 import Ajv2019Import from "ajv/dist/2019.js";
 import { parse } from "yaml";
 
-// The spec lives beside the repository: <repo>/../shared/atlas/v2.yaml.
-const REPO_ROOT = new URL("../../", import.meta.url);
-export const ATLAS_SPEC_URL = new URL("../shared/atlas/v2.yaml", REPO_ROOT);
+// The committed trimmed copy; regenerate it with `npm run spec:trim -- FULL_SPEC`.
+export const ATLAS_SPEC_URL = new URL("../fixtures/atlas-admin-api/v2.trimmed.yaml", import.meta.url);
 
 const SPEC_ID = "https://atlas-spec.invalid/v2";
 const SCHEMA_REF = "#/components/schemas/";
@@ -106,7 +110,7 @@ function isStringAlternative(node: unknown): boolean {
   return typeof node === "object" && node !== null && (node as Json).type === "string";
 }
 
-/** Converts the spec's component schemas, applying notes §6 (see the file header). */
+/** Converts the spec's component schemas, applying the workarounds in the file header. */
 export function convertSchemas(source: Record<string, Json>): Record<string, Json> {
   const schemas: Record<string, Json> = structuredClone(source);
 
@@ -296,7 +300,7 @@ function versionOf(mediaType: string | undefined): string | undefined {
 const bareMediaType = (value: string | undefined) =>
   (value ?? "").split(";", 1)[0]?.trim().toLowerCase() ?? "";
 
-/** Loads and prepares the spec (about two seconds). */
+/** Loads and prepares the committed trimmed spec. */
 export function loadAtlasSpec(): AtlasSpec {
   const document = parse(readFileSync(ATLAS_SPEC_URL, "utf8"), { maxAliasCount: -1 }) as Json;
   const components = document.components as Json;
