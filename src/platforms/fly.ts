@@ -18,9 +18,10 @@ import { z } from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS, FLY_MAX_MACHINE_RESTARTS } from "../config/constants.ts";
 import type { Target } from "../config/schema.ts";
 import { describeUrl } from "../errors.ts";
+import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createRedactor, finish, outcomeFor, sanitizePlatformText } from "./outcome.ts";
-import { apiOrigin, cleartextRefusal, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
+import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter, RedeployOutcome } from "./types.ts";
 
 export type FlyTarget = Extract<Target, { kind: "fly" }>;
@@ -127,8 +128,8 @@ export function createFlyAdapter(options: FlyAdapterOptions): RedeployAdapter {
       const skipped = ids.splice(FLY_MAX_MACHINE_RESTARTS);
       const results: { id: string; outcome: RedeployOutcome }[] = [];
       for (const [index, id] of ids.entries()) {
-        const delivery = await fireOnce(send, { method: "POST", url: restartUrl(id), headers, timeoutMs });
-        const outcome = outcomeFor(`machine ${id}`, delivery, redact);
+        const attempt = await fireOnce(send, { method: "POST", url: restartUrl(id), headers, timeoutMs });
+        const outcome = outcomeFor(`machine ${id}`, attempt, redact);
         results.push({ id, outcome });
         if (outcome.kind === "unknown") {
           skipped.unshift(...ids.slice(index + 1));

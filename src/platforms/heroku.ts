@@ -14,9 +14,10 @@ import { z } from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
 import type { Target } from "../config/schema.ts";
 import { describeUrl } from "../errors.ts";
+import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createRedactor, outcomeFor } from "./outcome.ts";
-import { apiOrigin, cleartextRefusal, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
+import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter } from "./types.ts";
 
 export type HerokuTarget = Extract<Target, { kind: "heroku" }>;
@@ -76,8 +77,8 @@ export function createHerokuAdapter(options: HerokuAdapterOptions): RedeployAdap
         return parsed.data[0]?.status === "pending";
       }),
     async redeploy() {
-      const delivery = await fireOnce(send, { method: "DELETE", url: restartUrl, headers, timeoutMs });
-      return outcomeFor(label, delivery, redact);
+      const attempt = await fireOnce(send, { method: "DELETE", url: restartUrl, headers, timeoutMs });
+      return outcomeFor(label, attempt, redact);
     },
   };
 }

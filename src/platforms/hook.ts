@@ -48,8 +48,8 @@ export function createHookAdapter(options: HookAdapterOptions): RedeployAdapter 
       const url = secretUrl(secret);
       if (!url) return refused(label, `secret ${target.secret} does not hold an http(s) URL`, redact);
       const extra = options.prepare?.(url, request) ?? {};
-      const delivery = await fireOnce(options.fetch, { method: "POST", url, timeoutMs, ...extra });
-      return outcomeFor(label, delivery, redact, options.accept);
+      const attempt = await fireOnce(options.fetch, { method: "POST", url, timeoutMs, ...extra });
+      return outcomeFor(label, attempt, redact, options.accept);
     },
   };
 }

@@ -1,25 +1,20 @@
 /**
  * How every redeploy adapter turns what happened on the wire into a `RedeployOutcome`, and how it
- * keeps secrets out of the words it reports. One rule for all platforms, written down once:
+ * keeps secrets out of the words it reports. Whether a call landed is src/outbound/delivery.ts's
+ * rule, shared with Slack and Atlas; this file maps it onto outcomes, one rule for all platforms:
  *
  * | What happened                                              | Outcome   | Why                                   |
  * |------------------------------------------------------------|-----------|---------------------------------------|
  * | 2xx (Railway: and no GraphQL `errors`)                      | started   | the platform accepted it              |
  * | 3xx (redirects are never followed)                          | failed    | a redirect is an answer, not an action|
  * | 4xx, incl. 401/403/404/409/429                              | failed    | the platform refused; status + code   |
- * | 408, 500, 502, 504, 520, 524                                | unknown   | may have been acted on (see below)    |
+ * | 408, 500, 502, 504, 520, 524                                | unknown   | may have been acted on                |
  * | any other 5xx (501, 503, 505, 521–523, 525, 526, …)         | failed    | the platform said it did not do it    |
  * | no answer within the timeout, reset, other network errors   | unknown   | the request may have arrived          |
  * | provably never sent (refused, DNS, TLS, cleartext guard)    | failed    | nothing left this process             |
  *
- * Trade-off, argued: 500 is `unknown`, not `failed`. A 503 is by definition "not handled now"
- * (overload, maintenance) and is produced before the work starts. A 500 is "the handler broke",
- * which can happen after the deploy was enqueued (enqueue, then fail writing the answer). Reading it
- * as `failed` lets the pipeline fire again; a second concurrent build doubles the app's connection
- * footprint during rollout, exactly the resource this service protects. So any status after which
- * the platform may have acted — 408 (the server gave up mid-request), 500, the gateway answers
- * 502/504, and Cloudflare's 520 (origin answered garbage) and 524 (origin accepted, then timed
- * out) — asks a human instead. Cloudflare's 521/522/523/525/526 say the origin was never reached.
+ * In delivery.ts's words: `sent` is started, `not-sent` is failed, `unknown` is unknown; the
+ * argument for each status is there.
  *
  * Secrets: a hook URL is secret as a whole, a token is secret, and platforms sometimes echo what
  * they were sent. Every detail passes through a redactor built from the target's secret values
@@ -27,19 +22,21 @@
  * and control characters, and the result is cut to MAX_OUTCOME_DETAIL_CHARS.
  */
 import { MAX_OUTCOME_DETAIL_CHARS } from "../config/constants.ts";
-import type { Delivery } from "./transport.ts";
+import { type Delivery, deliveryOfStatus } from "../outbound/delivery.ts";
+import type { Attempt } from "./transport.ts";
 import type { RedeployOutcome } from "./types.ts";
 
 export type Verdict = RedeployOutcome["kind"];
 
-/** Statuses after which the platform may have acted although it did not say it did. */
-const AMBIGUOUS_STATUSES: ReadonlySet<number> = new Set([408, 500, 502, 504, 520, 524]);
+const VERDICTS: Readonly<Record<Delivery, Verdict>> = {
+  sent: "started",
+  "not-sent": "failed",
+  unknown: "unknown",
+};
 
 /** The outcome kind one HTTP status means, per the table above. */
 export function verdictForStatus(status: number): Verdict {
-  if (status >= 200 && status < 300) return "started";
-  if (AMBIGUOUS_STATUSES.has(status)) return "unknown";
-  return "failed";
+  return VERDICTS[deliveryOfStatus(status)];
 }
 
 /** Replaces every secret part in a text with "[redacted]". */
@@ -180,54 +177,48 @@ function retryAfterSeconds(headers: Headers): number | undefined {
 /** Lets an adapter read a 2xx answer: return an outcome to override the default `started`. */
 export type AcceptAnswer = (status: number, body: unknown) => RedeployOutcome | undefined;
 
-/** The outcome of one delivered (or not) call, per the table in this file's header. */
+/** Said after any outcome that may hide an action. */
+const CHECK_FIRST = "the platform may have acted, check it before trying again";
+
+/** The outcome of one attempt (answered or not), per the table in this file's header. */
 export function outcomeFor(
   label: string,
-  delivery: Delivery,
+  attempt: Attempt,
   redact: Redactor,
   accept?: AcceptAnswer,
 ): RedeployOutcome {
-  switch (delivery.kind) {
-    case "not-sent":
-      return finish({ kind: "failed", detail: `${label}: ${delivery.reason}; nothing was sent` }, redact);
-    case "no-answer":
-      return finish(
-        {
-          kind: "unknown",
-          detail: `${label}: ${delivery.reason}; the platform may have acted, check it before trying again`,
-        },
-        redact,
-      );
-    case "answered": {
-      const { status, headers, body } = delivery;
-      const verdict = verdictForStatus(status);
-      if (verdict === "started") {
-        return finish(
-          accept?.(status, body) ?? { kind: "started", detail: `${label} accepted (${status})` },
-          redact,
-        );
-      }
-      const fields = platformError(body, redact);
-      // Netlify repeats the status as its `code`; saying "503 503" helps nobody.
-      const code = fields.code === String(status) ? undefined : fields.code;
-      const message = fields.message;
-      const wait = status === 429 ? retryAfterSeconds(headers) : undefined;
-      const said = `${label} answered ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
-      if (verdict === "unknown") {
-        return finish(
-          { kind: "unknown", detail: `${said}; the platform may have acted, check it before trying again` },
-          redact,
-        );
-      }
-      const tail =
-        status >= 300 && status < 400
-          ? " (redirects are not followed)"
-          : wait === undefined
-            ? ""
-            : `; retry after ${wait} s`;
-      return finish({ kind: "failed", detail: `${said}${tail}`, status, ...(code ? { code } : {}) }, redact);
+  if (attempt.kind === "no-answer") {
+    if (attempt.delivery === "not-sent") {
+      return finish({ kind: "failed", detail: `${label}: ${attempt.reason}; nothing was sent` }, redact);
     }
+    const said = attempt.message === undefined ? "" : sanitizePlatformText(attempt.message, redact, 100);
+    return finish(
+      { kind: "unknown", detail: `${label}: ${attempt.reason}${said ? `: ${said}` : ""}; ${CHECK_FIRST}` },
+      redact,
+    );
   }
+  const { status, headers, body } = attempt;
+  const verdict = verdictForStatus(status);
+  if (verdict === "started") {
+    return finish(
+      accept?.(status, body) ?? { kind: "started", detail: `${label} accepted (${status})` },
+      redact,
+    );
+  }
+  const fields = platformError(body, redact);
+  // Netlify repeats the status as its `code`; saying "503 503" helps nobody.
+  const code = fields.code === String(status) ? undefined : fields.code;
+  const message = fields.message;
+  const wait = status === 429 ? retryAfterSeconds(headers) : undefined;
+  const said = `${label} answered ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+  if (verdict === "unknown") return finish({ kind: "unknown", detail: `${said}; ${CHECK_FIRST}` }, redact);
+  const tail =
+    status >= 300 && status < 400
+      ? " (redirects are not followed)"
+      : wait === undefined
+        ? ""
+        : `; retry after ${wait} s`;
+  return finish({ kind: "failed", detail: `${said}${tail}`, status, ...(code ? { code } : {}) }, redact);
 }
 
 /** The last pass over every outcome an adapter returns: redacted and bounded, whatever built it. */

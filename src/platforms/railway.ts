@@ -16,9 +16,10 @@ import { z } from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
 import type { Target } from "../config/schema.ts";
 import { describeUrl } from "../errors.ts";
+import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createRedactor, outcomeFor, platformError } from "./outcome.ts";
-import { apiOrigin, cleartextRefusal, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
+import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter } from "./types.ts";
 
 export type RailwayTarget = Extract<Target, { kind: "railway" }>;
@@ -104,14 +105,14 @@ export function createRailwayAdapter(options: RailwayAdapterOptions): RedeployAd
         return latest ? RAILWAY_IN_PROGRESS.has(latest.node.status) : false;
       }),
     async redeploy() {
-      const delivery = await fireOnce(send, {
+      const attempt = await fireOnce(send, {
         method: "POST",
         url,
         headers,
         body: JSON.stringify({ query: RAILWAY_REDEPLOY_MUTATION, variables }),
         timeoutMs,
       });
-      return outcomeFor(label, delivery, redact, (status, body) => {
+      return outcomeFor(label, attempt, redact, (status, body) => {
         if (hasErrors(body)) {
           const { code, message } = platformError(body, redact);
           return {

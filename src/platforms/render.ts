@@ -17,10 +17,11 @@ import { z } from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
 import type { Target } from "../config/schema.ts";
 import { describeUrl } from "../errors.ts";
+import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createHookAdapter } from "./hook.ts";
 import { createRedactor, outcomeFor } from "./outcome.ts";
-import { apiOrigin, cleartextRefusal, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
+import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter } from "./types.ts";
 
 export type RenderTarget = Extract<Target, { kind: "render" }>;
@@ -102,8 +103,8 @@ export function createRenderAdapter(options: RenderAdapterOptions): RedeployAdap
         return latest ? RENDER_IN_PROGRESS.has(latest.deploy.status) : null;
       }),
     async redeploy() {
-      const delivery = await fireOnce(send, { method: "POST", url: restartUrl, headers: auth, timeoutMs });
-      return outcomeFor(label, delivery, redact);
+      const attempt = await fireOnce(send, { method: "POST", url: restartUrl, headers: auth, timeoutMs });
+      return outcomeFor(label, attempt, redact);
     },
   };
 }

@@ -128,8 +128,8 @@ export function createWebhookAdapter(options: WebhookAdapterOptions): RedeployAd
           signingSecret,
         );
       }
-      const delivery = await fireOnce(send, { method: "POST", url, headers, body, timeoutMs });
-      return outcomeFor(label, delivery, redact, (status, answer) => {
+      const attempt = await fireOnce(send, { method: "POST", url, headers, body, timeoutMs });
+      return outcomeFor(label, attempt, redact, (status, answer) => {
         const id =
           answer !== null && typeof answer === "object"
             ? asPlatformId((answer as { id?: unknown }).id)
