@@ -22,6 +22,7 @@ import {
   ATLAS_PROCESSES_PAGE_SIZE,
   OAUTH_REFRESH_MARGIN_MS,
 } from "../config/constants.ts";
+import type { AtlasAuth } from "../config/schema.ts";
 import { UpstreamHttpError } from "../errors.ts";
 import {
   type Clock,
@@ -48,9 +49,8 @@ export const ATLAS_API_VERSIONS = {
   getAlert: "2023-01-01",
 } as const;
 
-export type AtlasAuth =
-  | { kind: "service-account"; clientId: string; clientSecret: string }
-  | { kind: "api-key"; publicKey: string; privateKey: string };
+/** The credentials are part of the configuration; re-exported for callers that build a client. */
+export type { AtlasAuth };
 
 export interface AtlasAdminClientOptions {
   fetch: FetchLike;

@@ -9,7 +9,6 @@
  * `npm run check:config` lists everything to fix.
  */
 import { z } from "zod";
-import type { AtlasAuth } from "../atlas/admin-client.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { MIN_ADMIN_TOKEN_LENGTH } from "./constants.ts";
 
@@ -139,7 +138,10 @@ const clusterSchema = z
   .strict();
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 
-export type { AtlasAuth };
+/** Admin API credentials: a service account (OAuth client credentials) or a legacy API key (Digest). */
+export type AtlasAuth =
+  | { kind: "service-account"; clientId: string; clientSecret: string }
+  | { kind: "api-key"; publicKey: string; privateKey: string };
 
 export type SlackConfig =
   | {
