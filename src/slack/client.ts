@@ -7,8 +7,10 @@
  *   delivered — Slack accepted it (`ts`/`channel` for a bot post: keep them to update in place);
  *   failed    — Slack refused, or provably never got it: Slack's error name (`channel_not_found`,
  *               `invalid_auth`, `ratelimited` with `retryAfterSeconds`, `msg_too_long`, …);
- *   unknown   — a post may have landed (timeout, reset, 500/502/504, Slack's `fatal_error`):
- *               posting again could duplicate the message, so the caller decides (and updates later).
+ *   unknown   — a post may have landed (timeout, reset, 408/500/502/504/520/524, Slack's
+ *               `fatal_error`): posting again could duplicate the message, so the caller decides.
+ * Whether a call may have landed is src/outbound/delivery.ts's rule, the same one the deploy hooks
+ * and Atlas Test Failover follow; only Slack's own error names (`fatal_error`, …) are read here.
  *
  * Trade-off: the shared bounded client (src/outbound/http.ts) sends every request, so timeouts and
  * error classes are the same as elsewhere, but it is told to hand 429 back (`passStatuses`) instead
@@ -19,6 +21,7 @@
  */
 import type { SlackConfig } from "../config/schema.ts";
 import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../errors.ts";
+import { deliveryOfError, mayCarrySecrets } from "../outbound/delivery.ts";
 import { createHttpClient, type FetchLike, type HttpClient, parseRetryAfter } from "../outbound/http.ts";
 import type { SlackMessage } from "./render.ts";
 
@@ -66,19 +69,6 @@ export interface SlackClientOptions {
 const SLACK_ERROR_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 /** Slack says these mean "something may have happened before it broke". */
 const AMBIGUOUS_SLACK_ERRORS = new Set(["fatal_error", "internal_error", "request_timeout"]);
-/** HTTP statuses after which a POST may have been acted on. */
-const AMBIGUOUS_STATUSES = new Set([408, 500, 502, 504]);
-/** Transport error codes that prove no request byte left (Node/undici; workerd does not say). */
-const NOT_SENT_CODES = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EAI_NONAME",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -94,23 +84,6 @@ function errorName(value: unknown, fallback: string): string {
 function slackErrorFields(body: unknown): { code?: string } {
   if (isRecord(body)) return { code: errorName(body.error, "") || undefined };
   return { code: errorName(body, "") || undefined };
-}
-
-/** True when a credential may travel to this URL: https anywhere, plain http only to loopback (tests). */
-function mayCarrySecrets(url: URL): boolean {
-  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
-}
-
-/** Every `code` along an error's cause chain, nearest first. */
-function causeCodes(error: unknown): string[] {
-  const codes: string[] = [];
-  let current = error;
-  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
-    const record = current as { code?: unknown; cause?: unknown };
-    if (typeof record.code === "string") codes.push(record.code);
-    current = record.cause;
-  }
-  return codes;
 }
 
 /** Creates the Slack client for a bot token or an incoming webhook. */
@@ -175,28 +148,21 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
     return { kind: "failed", error };
   }
 
+  /** A call the shared client gave up on: a `once` call that may have landed is `unknown`. */
   function classifyFailure(once: boolean, error: unknown): SlackDelivery {
-    if (isUpstreamTimeoutError(error)) {
-      return once ? { kind: "unknown", error: "timeout" } : { kind: "failed", error: "timeout" };
+    // Anything but the shared client's errors is a bug in this process, not a Slack outcome.
+    if (!isUpstreamTimeoutError(error) && !isUpstreamNetworkError(error) && !isUpstreamHttpError(error)) {
+      throw error;
     }
-    if (isUpstreamNetworkError(error)) {
-      if (causeCodes(error.cause).some((code) => NOT_SENT_CODES.has(code))) {
-        return { kind: "failed", error: "unreachable" };
-      }
-      return once ? { kind: "unknown", error: "network_error" } : { kind: "failed", error: "network_error" };
-    }
-    if (isUpstreamHttpError(error)) {
-      const garbled = error.code === "INVALID_JSON";
-      const name = garbled ? "invalid_response" : errorName(error.code, `http_${error.status}`);
-      if (once && (garbled || AMBIGUOUS_STATUSES.has(error.status))) return { kind: "unknown", error: name };
-      return {
-        kind: "failed",
-        error: name,
-        ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
-      };
-    }
-    // Anything else is a bug in this process, not a Slack outcome.
-    throw error;
+    const delivery = deliveryOfError(error);
+    let name: string;
+    if (isUpstreamTimeoutError(error)) name = "timeout";
+    else if (isUpstreamNetworkError(error)) name = delivery === "not-sent" ? "unreachable" : "network_error";
+    else if (error.code === "INVALID_JSON") name = "invalid_response";
+    else name = errorName(error.code, `http_${error.status}`);
+    if (once && delivery === "unknown") return { kind: "unknown", error: name };
+    const wait = isUpstreamHttpError(error) ? error.retryAfterSeconds : undefined;
+    return { kind: "failed", error: name, ...(wait === undefined ? {} : { retryAfterSeconds: wait }) };
   }
 
   const notSupported: SlackDelivery = { kind: "failed", error: "not_supported" };

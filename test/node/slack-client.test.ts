@@ -205,6 +205,38 @@ describe("Slack client, bot token", () => {
     expect(fake.calls({ method: "chat.postMessage" }).filter((c) => c.channel === channelId)).toHaveLength(5);
   });
 
+  it("a post answered 524 may have landed: `unknown`, never posted again, as a deploy hook's 524 is", async () => {
+    const config = bot();
+    const slack = client(config);
+    const channelId = fake.channel(config.channel).id;
+    const posts = () => fake.calls({ method: "chat.postMessage" }).filter((c) => c.channel === channelId);
+    // Cloudflare's own timeout page: HTML, no Slack error name in it.
+    fake.failNext(
+      "chat.postMessage",
+      { status: 524, body: "<html><title>524: A timeout occurred</title></html>" },
+      { channel: config.channel },
+    );
+    expect(await slack.deliver(message("maybe"))).toEqual({ kind: "unknown", error: "http_524" });
+    expect(posts().map((c) => c.status)).toEqual([524]);
+    // With Slack's JSON body the name is Slack's, the verdict the same; 520 (origin answered garbage) too.
+    fake.failNext("chat.postMessage", { status: 524 }, { channel: config.channel });
+    expect(await slack.post(message("maybe"))).toEqual({ kind: "unknown", error: "internal_error" });
+    fake.failNext("chat.postMessage", { status: 520 }, { channel: config.channel });
+    expect(await slack.post(message("maybe"))).toEqual({ kind: "unknown", error: "internal_error" });
+    // 521 says Cloudflare never reached Slack: nothing landed, so posting again is safe.
+    fake.failNext("chat.postMessage", { status: 521 }, { channel: config.channel });
+    expect(await slack.post(message("maybe"))).toEqual({ kind: "failed", error: "internal_error" });
+    expect(posts().map((c) => c.status)).toEqual([524, 524, 520, 521]);
+    expect(fake.messages({ channel: channelId })).toEqual([]);
+
+    // An incoming-webhook post follows the same rule.
+    const hook = client({ kind: "webhook", url: fake.webhookUrl, approvers: [] });
+    const before = fake.calls({ method: "webhook" }).length;
+    fake.failNext("webhook", { status: 524 });
+    expect(await hook.deliver(message("maybe"))).toEqual({ kind: "unknown", error: "internal_error" });
+    expect(fake.calls({ method: "webhook" }).length - before).toBe(1);
+  });
+
   it("retries chat.update once on a 5xx, and reports a timeout as failed (safe to redo)", async () => {
     const config = bot();
     const slack = client(config, 300);
