@@ -5,7 +5,7 @@
  * contents leak through timing. A missing `ADMIN_TOKEN` fails closed: nobody gets in.
  */
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "./app.ts";
+import type { AppEnv } from "./app-env.ts";
 import { jsonError } from "./errors.ts";
 
 const encoder = new TextEncoder();

@@ -9,6 +9,7 @@ import { isConfigError } from "../errors.ts";
 import type { LedgerGateway } from "../ledger/gateway.ts";
 import { createConsoleLogger, describeError, type Logger } from "../observability/log.ts";
 import { requireAdmin } from "./admin-auth.ts";
+import type { AppEnv } from "./app-env.ts";
 import { jsonError } from "./errors.ts";
 import { atlasWebhook } from "./routes/atlas-webhook.ts";
 import { incidents } from "./routes/incidents.ts";
@@ -22,10 +23,6 @@ export interface AppDeps<Bindings> {
   ledgers(env: Bindings): LedgerGateway;
   logger?(config: Config | null): Logger;
 }
-
-export type AppEnv = {
-  Variables: { config: Config; ledgers: LedgerGateway; log: Logger };
-};
 
 /** The routes each known path answers; anything else on that path is a 405. */
 const ALLOWED: Record<string, string> = {

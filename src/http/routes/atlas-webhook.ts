@@ -11,7 +11,7 @@ import { alertIntent, atlasAlertSchema, isConnectionAlert, parseAtlasEvent } fro
 import { checkAtlasSignature } from "../../atlas/webhook-signature.ts";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../config/constants.ts";
 import { describeError } from "../../observability/log.ts";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../app-env.ts";
 import { invalidPayload, issuesOf, jsonError } from "../errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { DEFAULT_INCIDENT_PAGE, MAX_INCIDENT_PAGE } from "../../config/constants.ts";
 import { parseIncidentId } from "../../ledger/ids.ts";
 import { INCIDENT_STATES } from "../../ledger/model.ts";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../app-env.ts";
 import { issuesOf, jsonError } from "../errors.ts";
 
 const listQuery = z.object({

@@ -19,7 +19,7 @@ import {
   SLACK_TIMESTAMP_HEADER,
   verifySlackSignature,
 } from "../../slack/signature.ts";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../app-env.ts";
 import { jsonError } from "../errors.ts";
 
 /** Interactivity payloads are a few KiB; Slack's own messages stay well under this. */

@@ -7,7 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Config } from "../../config/schema.ts";
 import { describeError } from "../../observability/log.ts";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "../app-env.ts";
 import { invalidPayload, issuesOf, jsonError } from "../errors.ts";
 
 const triggerBody = z
