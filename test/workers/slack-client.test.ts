@@ -135,6 +135,20 @@ describe("Slack client inside workerd", () => {
     expect(messages).toHaveLength(1);
   });
 
+  it("reports a post answered 524 as unknown, as a deploy hook's 524 is: it may have landed", async () => {
+    const { id, name } = await channel();
+    await control("POST", "/fail-next", {
+      method: "chat.postMessage",
+      fault: { status: 524, body: "<html><title>524: A timeout occurred</title></html>" },
+      channel: name,
+    });
+    expect(await botClient(name).post(message("resolved"))).toEqual({ kind: "unknown", error: "http_524" });
+    const { calls } = await control<{ calls: FakeSlackCall[] }>("GET", "/calls");
+    expect(
+      calls.filter((c) => c.method === "chat.postMessage" && c.channel === id).map((c) => c.status),
+    ).toEqual([524]);
+  });
+
   it("posts through the incoming webhook", async () => {
     const slack = createSlackClient({
       fetch,
