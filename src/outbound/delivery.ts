@@ -60,25 +60,25 @@ export function deliveryOfStatus(status: number): Delivery {
 }
 
 /** Error codes (Node, undici) that mean the connection was never established: no request byte left. */
-const NOT_SENT_CODES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "DNS lookup failed",
-  EAI_FAIL: "DNS lookup failed",
-  EAI_NONAME: "host not found",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  EADDRNOTAVAIL: "address not available",
-  UND_ERR_CONNECT_TIMEOUT: "connect timed out",
-  ERR_INVALID_URL: "invalid URL",
-  CERT_HAS_EXPIRED: "TLS certificate expired",
-  CERT_NOT_YET_VALID: "TLS certificate not yet valid",
-  DEPTH_ZERO_SELF_SIGNED_CERT: "TLS certificate not trusted",
-  SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate not trusted",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted",
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "TLS certificate not trusted",
-  ERR_TLS_CERT_ALTNAME_INVALID: "TLS certificate does not match the host",
-};
+const NOT_SENT_CODES: ReadonlyMap<string, string> = new Map([
+  ["ECONNREFUSED", "connection refused"],
+  ["ENOTFOUND", "host not found"],
+  ["EAI_AGAIN", "DNS lookup failed"],
+  ["EAI_FAIL", "DNS lookup failed"],
+  ["EAI_NONAME", "host not found"],
+  ["EHOSTUNREACH", "host unreachable"],
+  ["ENETUNREACH", "network unreachable"],
+  ["EADDRNOTAVAIL", "address not available"],
+  ["UND_ERR_CONNECT_TIMEOUT", "connect timed out"],
+  ["ERR_INVALID_URL", "invalid URL"],
+  ["CERT_HAS_EXPIRED", "TLS certificate expired"],
+  ["CERT_NOT_YET_VALID", "TLS certificate not yet valid"],
+  ["DEPTH_ZERO_SELF_SIGNED_CERT", "TLS certificate not trusted"],
+  ["SELF_SIGNED_CERT_IN_CHAIN", "TLS certificate not trusted"],
+  ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "TLS certificate not trusted"],
+  ["UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "TLS certificate not trusted"],
+  ["ERR_TLS_CERT_ALTNAME_INVALID", "TLS certificate does not match the host"],
+]);
 
 /** Messages (undici's fetch, workerd) that mean the URL was refused before any connection. */
 const NOT_SENT_MESSAGES: readonly { test: (message: string) => boolean; reason: string }[] = [
@@ -88,14 +88,14 @@ const NOT_SENT_MESSAGES: readonly { test: (message: string) => boolean; reason: 
 ];
 
 /** Error codes that mean the connection was open and then broke: the request may have arrived. */
-const MAYBE_SENT_CODES: Readonly<Record<string, string>> = {
-  ECONNRESET: "connection reset",
-  EPIPE: "connection closed while sending",
-  ETIMEDOUT: "connection timed out",
-  UND_ERR_SOCKET: "connection closed by the other side",
-  UND_ERR_HEADERS_TIMEOUT: "no answer headers in time",
-  UND_ERR_BODY_TIMEOUT: "answer body stalled",
-};
+const MAYBE_SENT_CODES: ReadonlyMap<string, string> = new Map([
+  ["ECONNRESET", "connection reset"],
+  ["EPIPE", "connection closed while sending"],
+  ["ETIMEDOUT", "connection timed out"],
+  ["UND_ERR_SOCKET", "connection closed by the other side"],
+  ["UND_ERR_HEADERS_TIMEOUT", "no answer headers in time"],
+  ["UND_ERR_BODY_TIMEOUT", "answer body stalled"],
+]);
 
 /** Every error along a cause chain (and inside AggregateErrors), nearest first, bounded. */
 function errorChain(error: unknown): object[] {
@@ -117,13 +117,12 @@ export function deliveryOfFetchError(error: unknown): FetchFailure {
   let notSent: string | undefined;
   for (const link of errorChain(error)) {
     const { code, message } = link as { code?: unknown; message?: unknown };
-    if (typeof code === "string" && code in MAYBE_SENT_CODES) {
-      return { delivery: "unknown", reason: `${MAYBE_SENT_CODES[code]} (${code})` };
-    }
+    const maybeSent = typeof code === "string" ? MAYBE_SENT_CODES.get(code) : undefined;
+    if (maybeSent !== undefined) return { delivery: "unknown", reason: `${maybeSent} (${code})` };
     if (notSent !== undefined) continue;
-    if (typeof code === "string" && code in NOT_SENT_CODES) notSent = `${NOT_SENT_CODES[code]} (${code})`;
-    else if (typeof message === "string")
-      notSent = NOT_SENT_MESSAGES.find((sign) => sign.test(message))?.reason;
+    const refused = typeof code === "string" ? NOT_SENT_CODES.get(code) : undefined;
+    if (refused !== undefined) notSent = `${refused} (${code})`;
+    else if (typeof message === "string") notSent = NOT_SENT_MESSAGES.find((s) => s.test(message))?.reason;
   }
   if (notSent !== undefined) return { delivery: "not-sent", reason: notSent };
   const message = error instanceof Error ? error.message : undefined;
