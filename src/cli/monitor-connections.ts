@@ -10,8 +10,8 @@
 import { parseArgs } from "node:util";
 import { type Config, parseConfig } from "../config/schema.ts";
 import { isConfigError } from "../errors.ts";
+import { readAll } from "../incident/measure.ts";
 import { createNodeFetch } from "../outbound/node-fetch.ts";
-import { readAll } from "../response/pipeline.ts";
 import { type Assessment, assess } from "../stats/assess.ts";
 import { createSourceFactory } from "../stats/sources.ts";
 import type { SeriesPoint, StatsReading } from "../stats/types.ts";

@@ -1,15 +1,16 @@
 /**
- * Builds the pipeline's dependencies inside the Worker: the runtime's `fetch`, the stats sources a
- * cluster has, the redeploy adapters, and the global action budget held by `LedgerIndex`.
- * Wiring only; every behaviour lives in the modules it imports.
+ * Builds the incident core's dependencies inside the Worker: the runtime's `fetch`, the stats
+ * sources a cluster has, the redeploy adapters, the global action budget held by `LedgerIndex`, and
+ * the Slack client the ledger brings messages up to date with. Wiring only; every behaviour lives
+ * in the modules it imports.
  */
 import { parseConnectionString, resolveClusterName } from "../atlas/cluster-identity.ts";
 import type { Config } from "../config/schema.ts";
 import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../errors.ts";
+import type { ActionLimiter, CoreDeps } from "../incident/deps.ts";
 import { createConsoleLogger, describeError } from "../observability/log.ts";
 import { createRedeployAdapter } from "../platforms/index.ts";
-import type { ActionLimiter, PipelineDeps } from "../response/pipeline.ts";
-import { createSlackClient } from "../slack/client.ts";
+import { createSlackClient, type SlackClient } from "../slack/client.ts";
 import { createMongoOperations } from "../stats/mongo-source.ts";
 import { createSourceFactory } from "../stats/sources.ts";
 
@@ -19,11 +20,14 @@ interface IndexStub {
   settle(key: string, outcome: Parameters<ActionLimiter["settle"]>[1]): Promise<void>;
 }
 
-/** The Worker's pipeline dependencies for `config`. */
-export function createPipelineDeps(config: Config, index: IndexStub): PipelineDeps {
+/** The Worker's core dependencies for `config`, and its Slack client (null when Slack is not configured). */
+export function createWorkerDeps(
+  config: Config,
+  index: IndexStub,
+): { core: CoreDeps; slack: SlackClient | null } {
   const fetchImpl = (input: Request | string | URL, init?: RequestInit) => fetch(input, init);
   const factory = createSourceFactory(config, fetchImpl, { now: () => Date.now() });
-  return {
+  const core: CoreDeps = {
     now: () => new Date(),
     config,
     log: createConsoleLogger(config.secrets),
@@ -67,12 +71,13 @@ export function createPipelineDeps(config: Config, index: IndexStub): PipelineDe
         return null;
       }
     },
-    slack:
-      config.slack.kind === "none" ? null : createSlackClient({ fetch: fetchImpl, config: config.slack }),
     limiter: {
       recent: (now) => index.recentActions(now.toISOString()),
       reserve: (input) => index.reserve(input),
       settle: (key, outcome) => index.settle(key, outcome),
     },
   };
+  const slack =
+    config.slack.kind === "none" ? null : createSlackClient({ fetch: fetchImpl, config: config.slack });
+  return { core, slack };
 }

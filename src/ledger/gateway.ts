@@ -2,29 +2,23 @@
  * How the Worker reaches the ledgers: one Durable Object per project, named by its id, plus the
  * index that lists the projects. Routes see only this small interface.
  */
-import { compareNewestFirst } from "./ids.ts";
-import type { Ledger, LedgerIndex } from "./ledger.ts";
-import type {
-  AlertDelivery,
-  DeliveryOutcome,
-  IncidentDetail,
-  IncidentQuery,
-  IncidentSummary,
-  TriggerRequest,
-} from "./model.ts";
+import type { DecisionRequest } from "../incident/approval.ts";
+import { compareNewestFirst } from "../incident/ids.ts";
+import type { AlertDelivery, DeliveryOutcome, TriggerRequest } from "../incident/intake.ts";
+import type { IncidentDetail, IncidentSummary } from "../incident/view.ts";
+import type { Ledger, LedgerIndex, LedgerQuery } from "./ledger.ts";
 
 export interface LedgerGateway {
   record(groupId: string, delivery: AlertDelivery): Promise<DeliveryOutcome>;
   trigger(request: TriggerRequest): Promise<{ incident: string; joined: boolean }>;
   /** Incidents of every project, newest first, at most `query.limit`. */
-  list(query: IncidentQuery): Promise<IncidentSummary[]>;
+  list(query: LedgerQuery): Promise<IncidentSummary[]>;
   get(groupId: string, id: string): Promise<IncidentDetail | null>;
+  /** A person's decision, under the core's rules (src/incident/approval.ts). */
   decide(
     groupId: string,
     id: string,
-    decision: "approve" | "skip" | "snooze",
-    by: string | null,
-    options: { requestedAt?: string; allowed?: boolean },
+    request: DecisionRequest,
   ): Promise<{ applied: boolean; state: string | null }>;
 }
 
@@ -51,6 +45,6 @@ export function createLedgerGateway(env: LedgerBindings): LedgerGateway {
         .slice(0, query.limit);
     },
     get: (groupId, id) => ledger(groupId).getIncident(groupId, id),
-    decide: (groupId, id, decision, by, options) => ledger(groupId).decide(id, decision, by, options),
+    decide: (groupId, id, request) => ledger(groupId).decide(id, request),
   };
 }

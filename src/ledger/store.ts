@@ -1,8 +1,8 @@
 /**
- * Typed access to one project's ledger tables (SQLite in the Durable Object). The schema is
- * defined here and every write the pipeline makes goes through here; the intake's delivery and
- * alert rows are written beside their dedupe logic in ledger.ts. Synchronous, as the
- * Durable Object SQL API is; callers group writes in `transactionSync`.
+ * The incident store over one project's SQLite tables in the Durable Object: the only file that
+ * holds SQL for the ledger. It implements the core's `IncidentStore` (src/incident/store.ts), plus
+ * what only the Worker needs: the Slack message's bookkeeping and listing for the API.
+ * Synchronous, as the Durable Object SQL API is; `transaction` is `transactionSync`.
  *
  * Storage schema (created idempotently; additive changes only):
  *
@@ -17,6 +17,9 @@
  *               alert_json TEXT NULL        latest alert metric/value/at, for the gather step
  *               before_json, last_json TEXT NULL   first and latest assessment
  *               decision_json TEXT NULL     the decision awaiting approval or being acted on
+ *               approval_requested_at TEXT NULL   when the current approval was asked for
+ *               deferrals INTEGER           waits on a running deploy for the current action
+ *               kill_op_done INTEGER        1 once the responder ended its own long reads (M10+)
  *               checks_done INTEGER         verification reads done since the last action
  *               failures INTEGER            consecutive step errors (backs off the alarm)
  *               slack_ts, slack_channel     the incident's Slack message, once posted (bot mode)
@@ -37,7 +40,25 @@
  *   failovers   cluster_key, at
  *   meta        key TEXT PK, value TEXT      'registered' once the index knows this project
  */
-import type { IncidentState } from "./model.ts";
+
+import type { z } from "zod";
+import type { AtlasEvent } from "../atlas/alert.ts";
+import { decodeEntry, type JournalEvent, type JournalRow } from "../incident/journal.ts";
+import {
+  type ActionRecord,
+  type ActionStatus,
+  alertValueSchema,
+  assessmentSchema,
+  type IncidentChanges,
+  type IncidentRecord,
+  type IncidentState,
+  type NewIncident,
+  type Phase,
+  storedDecisionSchema,
+} from "../incident/record.ts";
+import type { AlertState, DeliveryRow, IncidentQuery, IncidentStore } from "../incident/store.ts";
+import type { SlackState, SlackSyncStore } from "../slack/sync.ts";
+import type { SeriesPoint } from "../stats/types.ts";
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS incidents (
@@ -117,78 +138,100 @@ CREATE TABLE IF NOT EXISTS failovers (cluster_key TEXT NOT NULL, at TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-export type Phase = "gather" | "decide" | "approval" | "act" | "verify" | "final-read" | "idle";
-/** A run is either dry (asked for by a trigger) or follows the configured mode at the time it decides. */
-export type RunMode = "dry-run" | null;
+/** Columns added after the first schema, with how rows written before them are brought up to date. */
+const ADDED_COLUMNS: ReadonlyArray<{ name: string; ddl: string; backfill: string }> = [
+  {
+    name: "approval_requested_at",
+    ddl: "ALTER TABLE incidents ADD COLUMN approval_requested_at TEXT",
+    // Earlier versions found the current request by its journal line.
+    backfill: `UPDATE incidents SET approval_requested_at = (
+        SELECT at FROM journal WHERE incident_id = incidents.id AND step = 'approval' AND status = 'requested'
+        ORDER BY seq DESC LIMIT 1)`,
+  },
+  {
+    name: "deferrals",
+    ddl: "ALTER TABLE incidents ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0",
+    backfill: `UPDATE incidents SET deferrals = (
+        SELECT COUNT(*) FROM journal WHERE incident_id = incidents.id AND step = 'action' AND status = 'deferred')`,
+  },
+  {
+    name: "kill_op_done",
+    ddl: "ALTER TABLE incidents ADD COLUMN kill_op_done INTEGER NOT NULL DEFAULT 0",
+    backfill: `UPDATE incidents SET kill_op_done = EXISTS (
+        SELECT 1 FROM journal WHERE incident_id = incidents.id AND step = 'action' AND status = 'killop')`,
+  },
+];
 
-export interface IncidentRecord {
-  id: string;
-  clusterKey: string;
-  clusterName: string;
-  state: IncidentState;
-  phase: Phase;
-  nextRunAt: number | null;
-  mode: RunMode;
-  origin: string;
-  openedAt: string;
-  updatedAt: string;
-  alert: { metricName: string; value: number; at: string } | null;
-  before: Record<string, unknown> | null;
-  last: Record<string, unknown> | null;
-  decision: Record<string, unknown> | null;
-  checksDone: number;
-  failures: number;
-}
-
-export interface SlackState {
-  id: string;
-  ts: string | null;
-  channel: string | null;
-  syncedSeq: number;
-  postedState: string | null;
-  error: string | null;
-  state: string;
-  /** The incident's latest journal seq. */
-  seq: number;
-}
-
-export interface ActionRecord {
-  id: number;
-  incidentId: string;
-  target: string;
-  kind: string;
-  attempt: number;
-  status: "sending" | "started" | "failed" | "unknown" | "dry-run";
-  at: string;
-  idempotencyKey: string;
-  detail: Record<string, unknown>;
+/** Decodes stored JSON with its schema; a row that no longer decodes reads as absent, never as a crash. */
+function decoded<T>(schema: z.ZodType<T>, value: SqlStorageValue | undefined): T | null {
+  if (value === null || value === undefined) return null;
+  try {
+    const result = schema.safeParse(JSON.parse(String(value)));
+    return result.success ? result.data : null;
+  } catch {
+    return null;
+  }
 }
 
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-const parse = <T>(value: SqlStorageValue | undefined): T | null =>
-  value === null || value === undefined ? null : (JSON.parse(String(value)) as T);
+const text = (value: SqlStorageValue | undefined) =>
+  value === null || value === undefined ? null : String(value);
 
 /** The ledger's tables, for one Durable Object. */
-export class LedgerStore {
+export class LedgerStore implements IncidentStore, SlackSyncStore {
   private readonly sql: SqlStorage;
+  private readonly runTransaction: <T>(fn: () => T) => T;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: SqlStorage, transaction: <T>(fn: () => T) => T = (fn) => fn()) {
     this.sql = sql;
+    this.runTransaction = transaction;
   }
 
+  /** Creates the tables, and brings tables of earlier versions up to date in place. */
   migrate(): void {
     this.sql.exec(SCHEMA);
+    const have = new Set(
+      this.sql
+        .exec("SELECT name FROM pragma_table_info('incidents')")
+        .toArray()
+        .map((r) => String(r.name)),
+    );
+    for (const column of ADDED_COLUMNS) {
+      if (have.has(column.name)) continue;
+      this.sql.exec(column.ddl);
+      this.sql.exec(column.backfill);
+    }
   }
+
+  transaction<T>(fn: () => T): T {
+    return this.runTransaction(fn);
+  }
+
+  // -- incidents ----------------------------------------------------------------------------------
 
   incident(id: string): IncidentRecord | null {
     const row = this.sql.exec("SELECT * FROM incidents WHERE id = ?", id).toArray()[0];
     return row ? toIncident(row) : null;
   }
 
-  /** Incidents matching a WHERE clause (with its parameters), newest first. */
-  select(where: string, params: SqlStorageValue[], limit: number): IncidentRecord[] {
+  list(query: IncidentQuery): IncidentRecord[] {
+    const clauses: string[] = [];
+    const params: SqlStorageValue[] = [];
+    if (query.state) {
+      clauses.push("state = ?");
+      params.push(query.state);
+    }
+    if (query.cluster) {
+      clauses.push("cluster_name = ?");
+      params.push(query.cluster);
+    }
+    if (query.beforeId) {
+      clauses.push("id < ?");
+      params.push(query.beforeId);
+    }
+    const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
     return this.sql
-      .exec(`SELECT * FROM incidents ${where} ORDER BY id DESC LIMIT ?`, ...params, limit)
+      .exec(`SELECT * FROM incidents ${where} ORDER BY id DESC LIMIT ?`, ...params, query.limit)
       .toArray()
       .map(toIncident);
   }
@@ -200,7 +243,6 @@ export class LedgerStore {
     return row ? toIncident(row) : null;
   }
 
-  /** The incident whose turn is due soonest, if its time has come. */
   nextDue(nowMs: number): IncidentRecord | null {
     const row = this.sql
       .exec(
@@ -211,8 +253,15 @@ export class LedgerStore {
     return row ? toIncident(row) : null;
   }
 
-  /** When the alarm should next fire, or null when nothing is scheduled. */
   earliestRun(): number | null {
+    const row = this.sql
+      .exec("SELECT MIN(next_run_at) AS at FROM incidents WHERE next_run_at IS NOT NULL")
+      .one();
+    return row.at === null ? null : Number(row.at);
+  }
+
+  /** When the alarm should next fire: the step machine's next run or the next Slack update. */
+  earliestWake(): number | null {
     const row = this.sql
       .exec(
         `SELECT MIN(at) AS at FROM (
@@ -222,6 +271,307 @@ export class LedgerStore {
       .one();
     return row.at === null ? null : Number(row.at);
   }
+
+  open(input: NewIncident): void {
+    this.sql.exec(
+      `INSERT INTO incidents (id, cluster_key, cluster_name, state, phase, next_run_at, mode, origin, opened_at, updated_at)
+       VALUES (?, ?, ?, 'open', 'gather', ?, ?, ?, ?, ?)`,
+      input.id,
+      input.clusterKey,
+      input.clusterName,
+      input.nextRunAt,
+      input.mode,
+      input.origin,
+      input.at,
+      input.at,
+    );
+  }
+
+  update(id: string, at: string, changes: IncidentChanges): void {
+    const columns: Record<string, SqlStorageValue> = { updated_at: at };
+    if (changes.state !== undefined) columns.state = changes.state;
+    if (changes.phase !== undefined) columns.phase = changes.phase;
+    if (changes.nextRunAt !== undefined) columns.next_run_at = changes.nextRunAt;
+    if (changes.mode !== undefined) columns.mode = changes.mode;
+    if (changes.alert !== undefined) columns.alert_json = json(changes.alert);
+    if (changes.before !== undefined) columns.before_json = json(changes.before);
+    if (changes.last !== undefined) columns.last_json = json(changes.last);
+    if (changes.decision !== undefined) columns.decision_json = json(changes.decision);
+    if (changes.checksDone !== undefined) columns.checks_done = changes.checksDone;
+    if (changes.failures !== undefined) columns.failures = changes.failures;
+    if (changes.closedAt !== undefined) columns.closed_at = changes.closedAt;
+    if (changes.approvalRequestedAt !== undefined)
+      columns.approval_requested_at = changes.approvalRequestedAt;
+    if (changes.deferrals !== undefined) columns.deferrals = changes.deferrals;
+    if (changes.killOpDone !== undefined) columns.kill_op_done = changes.killOpDone ? 1 : 0;
+    const keys = Object.keys(columns);
+    this.sql.exec(
+      `UPDATE incidents SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`,
+      ...keys.map((k) => columns[k]!),
+      id,
+    );
+  }
+
+  rename(id: string, clusterKey: string, clusterName: string): boolean {
+    const clash = this.liveIncident(clusterKey);
+    if (clash && clash.id !== id) return false;
+    this.sql.exec(
+      "UPDATE incidents SET cluster_key = ?, cluster_name = ? WHERE id = ?",
+      clusterKey,
+      clusterName,
+      id,
+    );
+    return true;
+  }
+
+  // -- journal ------------------------------------------------------------------------------------
+
+  /** Appends to the journal; every entry but Slack's own makes the Slack message due for an update. */
+  journal(id: string, at: string, event: JournalEvent): void {
+    this.append(id, at, event.step, event.status, event.detail);
+  }
+
+  private append(id: string, at: string, step: string, status: string, detail: object): void {
+    if (step !== "slack") {
+      this.sql.exec(
+        "UPDATE incidents SET slack_due_at = COALESCE(slack_due_at, ?) WHERE id = ?",
+        Date.parse(at),
+        id,
+      );
+    }
+    this.sql.exec(
+      "INSERT INTO journal (incident_id, at, step, status, detail) VALUES (?, ?, ?, ?, ?)",
+      id,
+      at,
+      step,
+      status,
+      JSON.stringify(detail),
+    );
+  }
+
+  entries(id: string): JournalRow[] {
+    return this.sql
+      .exec("SELECT at, step, status, detail FROM journal WHERE incident_id = ? ORDER BY seq", id)
+      .toArray()
+      .map((row): JournalRow => {
+        let detail: unknown;
+        try {
+          detail = JSON.parse(String(row.detail));
+        } catch {
+          detail = null;
+        }
+        const result = decodeEntry({
+          at: text(row.at),
+          step: text(row.step),
+          status: text(row.status),
+          detail,
+        });
+        if (result.ok) return result.entry;
+        // Shown, not hidden: a reader sees that this entry could not be read, and why.
+        return {
+          at: String(row.at),
+          step: String(row.step),
+          status: String(row.status),
+          detail: { unreadable: result.error },
+        };
+      });
+  }
+
+  // -- deliveries and alerts ----------------------------------------------------------------------
+
+  delivery(key: string): { incidentId: string | null } | null {
+    const row = this.sql.exec("SELECT incident_id FROM deliveries WHERE key = ?", key).toArray()[0];
+    return row ? { incidentId: text(row.incident_id) } : null;
+  }
+
+  addDelivery(row: DeliveryRow): void {
+    this.sql.exec(
+      `INSERT INTO deliveries (key, received_at, disposition, incident_id, alert_id, event, status, metric, value, units, updated, alert_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.key,
+      row.receivedAt,
+      row.disposition,
+      row.incidentId,
+      row.alertId,
+      row.event,
+      row.status,
+      row.metric,
+      row.value,
+      row.units,
+      row.updated,
+      row.alertJson,
+    );
+  }
+
+  deliveries(incidentId: string): DeliveryRow[] {
+    return this.sql
+      .exec("SELECT * FROM deliveries WHERE incident_id = ? ORDER BY received_at, key", incidentId)
+      .toArray()
+      .map((d) => ({
+        key: String(d.key),
+        receivedAt: String(d.received_at),
+        disposition: d.disposition as DeliveryRow["disposition"],
+        incidentId: text(d.incident_id),
+        alertId: String(d.alert_id),
+        event: (text(d.event) as AtlasEvent | null) ?? null,
+        status: String(d.status),
+        metric: text(d.metric),
+        value: d.value === null ? null : Number(d.value),
+        units: text(d.units),
+        updated: String(d.updated),
+        alertJson: String(d.alert_json),
+      }));
+  }
+
+  alert(alertId: string): AlertState | null {
+    const row = this.sql
+      .exec("SELECT alert_id, incident_id, status, updated FROM alerts WHERE alert_id = ?", alertId)
+      .toArray()[0];
+    return row
+      ? {
+          alertId: String(row.alert_id),
+          incidentId: text(row.incident_id),
+          status: String(row.status),
+          updated: String(row.updated),
+        }
+      : null;
+  }
+
+  saveAlert(state: AlertState): void {
+    this.sql.exec(
+      `INSERT INTO alerts (alert_id, incident_id, status, updated) VALUES (?, ?, ?, ?)
+       ON CONFLICT (alert_id) DO UPDATE SET incident_id = COALESCE(excluded.incident_id, alerts.incident_id),
+         status = excluded.status, updated = excluded.updated`,
+      state.alertId,
+      state.incidentId,
+      state.status,
+      state.updated,
+    );
+  }
+
+  openAlerts(incidentId: string): number {
+    return Number(
+      this.sql
+        .exec(
+          "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = ? AND status NOT IN ('CLOSED', 'CANCELLED')",
+          incidentId,
+        )
+        .one().n,
+    );
+  }
+
+  hasAtlasAlerts(incidentId: string): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM alerts WHERE incident_id = ? LIMIT 1", incidentId).toArray().length > 0
+    );
+  }
+
+  moveAlerts(from: string, into: string): void {
+    this.sql.exec("UPDATE deliveries SET incident_id = ? WHERE incident_id = ?", into, from);
+    this.sql.exec("UPDATE alerts SET incident_id = ? WHERE incident_id = ?", into, from);
+  }
+
+  // -- actions ------------------------------------------------------------------------------------
+
+  actions(incidentId: string): ActionRecord[] {
+    return this.sql
+      .exec("SELECT * FROM actions WHERE incident_id = ? ORDER BY id", incidentId)
+      .toArray()
+      .map((row) => ({
+        id: Number(row.id),
+        incidentId: String(row.incident_id),
+        target: String(row.target),
+        kind: String(row.kind),
+        attempt: Number(row.attempt),
+        status: row.status as ActionStatus,
+        at: String(row.at),
+        idempotencyKey: String(row.idempotency_key),
+        detail: (JSON.parse(String(row.detail ?? "{}")) as Record<string, unknown> | null) ?? {},
+      }));
+  }
+
+  addAction(input: Omit<ActionRecord, "id">): number {
+    this.sql.exec(
+      "INSERT INTO actions (incident_id, target, kind, attempt, status, at, idempotency_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      input.incidentId,
+      input.target,
+      input.kind,
+      input.attempt,
+      input.status,
+      input.at,
+      input.idempotencyKey,
+      JSON.stringify(input.detail),
+    );
+    return Number(this.sql.exec("SELECT last_insert_rowid() AS id").one().id);
+  }
+
+  settleAction(id: number, status: ActionStatus, at: string, detail: Record<string, unknown>): void {
+    this.sql.exec(
+      "UPDATE actions SET status = ?, settled_at = ?, detail = ? WHERE id = ?",
+      status,
+      at,
+      JSON.stringify(detail),
+      id,
+    );
+  }
+
+  // -- what is remembered of a cluster ------------------------------------------------------------
+
+  addReading(clusterKey: string, at: string, current: number): void {
+    this.sql.exec(
+      "INSERT INTO readings (cluster_key, at, current) VALUES (?, ?, ?)",
+      clusterKey,
+      at,
+      current,
+    );
+    // An hour is all the trend and the sparkline need.
+    const cutoff = new Date(Date.parse(at) - 2 * 3600_000).toISOString();
+    this.sql.exec("DELETE FROM readings WHERE cluster_key = ? AND at < ?", clusterKey, cutoff);
+  }
+
+  readings(clusterKey: string): SeriesPoint[] {
+    return this.sql
+      .exec("SELECT at, current FROM readings WHERE cluster_key = ? ORDER BY at", clusterKey)
+      .toArray()
+      .map((r) => ({ at: String(r.at), value: Number(r.current) }));
+  }
+
+  snoozedUntil(clusterKey: string): string | null {
+    const row = this.sql.exec("SELECT until FROM snoozes WHERE cluster_key = ?", clusterKey).toArray()[0];
+    return row ? String(row.until) : null;
+  }
+
+  snooze(clusterKey: string, until: string, by: string | null): void {
+    this.sql.exec(
+      "INSERT INTO snoozes (cluster_key, until, by) VALUES (?, ?, ?) ON CONFLICT (cluster_key) DO UPDATE SET until = excluded.until, by = excluded.by",
+      clusterKey,
+      until,
+      by,
+    );
+  }
+
+  lastFailoverAt(clusterKey: string): string | null {
+    const row = this.sql.exec("SELECT MAX(at) AS at FROM failovers WHERE cluster_key = ?", clusterKey).one();
+    return row.at === null ? null : String(row.at);
+  }
+
+  recordFailover(clusterKey: string, at: string): void {
+    this.sql.exec("INSERT INTO failovers (cluster_key, at) VALUES (?, ?)", clusterKey, at);
+  }
+
+  // -- the project's registration -------------------------------------------------------------------
+
+  /** The project id this ledger serves, once the index knows it. */
+  registeredGroupId(): string | null {
+    const row = this.sql.exec("SELECT value FROM meta WHERE key = 'registered'").toArray()[0];
+    return row ? String(row.value) : null;
+  }
+
+  markRegistered(groupId: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('registered', ?)", groupId.toLowerCase());
+  }
+
+  // -- the Slack message's bookkeeping ------------------------------------------------------------
 
   /** Incidents whose Slack message is due for an update. */
   slackDue(nowMs: number): SlackState[] {
@@ -235,11 +585,11 @@ export class LedgerStore {
       .toArray()
       .map((row) => ({
         id: String(row.id),
-        ts: row.slack_ts === null ? null : String(row.slack_ts),
-        channel: row.slack_channel === null ? null : String(row.slack_channel),
+        ts: text(row.slack_ts),
+        channel: text(row.slack_channel),
         syncedSeq: Number(row.slack_synced_seq),
-        postedState: row.slack_posted_state === null ? null : String(row.slack_posted_state),
-        error: row.slack_error === null ? null : String(row.slack_error),
+        postedState: text(row.slack_posted_state),
+        error: text(row.slack_error),
         state: String(row.state),
         seq: Number(row.seq ?? 0),
       }));
@@ -281,244 +631,19 @@ export class LedgerStore {
     );
   }
 
-  /** Where the incident's latest alert says it happened (for naming a cluster the alert did not name). */
-  alertLocation(id: string): { replicaSetName?: string; hostnameAndPort?: string } | null {
-    const row = this.sql
-      .exec("SELECT alert_json FROM deliveries WHERE incident_id = ? ORDER BY received_at DESC LIMIT 1", id)
-      .toArray()[0];
-    if (!row) return null;
-    const alert = JSON.parse(String(row.alert_json)) as { replicaSetName?: string; hostnameAndPort?: string };
-    return { replicaSetName: alert.replicaSetName, hostnameAndPort: alert.hostnameAndPort };
-  }
-
-  /** Gives an incident its real cluster name; false when that cluster already has a live incident. */
-  rename(id: string, clusterKey: string, clusterName: string): boolean {
-    const clash = this.liveIncident(clusterKey);
-    if (clash && clash.id !== id) return false;
-    this.sql.exec(
-      "UPDATE incidents SET cluster_key = ?, cluster_name = ? WHERE id = ?",
-      clusterKey,
-      clusterName,
-      id,
-    );
-    return true;
-  }
-
-  /**
-   * Folds a duplicate incident (the same cluster, keyed on another node's host before its name
-   * was known) into the cluster's live one: its alerts and deliveries move, and it closes.
-   */
-  merge(duplicate: string, into: string, at: string): void {
-    this.sql.exec("UPDATE deliveries SET incident_id = ? WHERE incident_id = ?", into, duplicate);
-    this.sql.exec("UPDATE alerts SET incident_id = ? WHERE incident_id = ?", into, duplicate);
-    this.journal(into, at, "intake", "merged", { from: duplicate });
-    this.update(duplicate, at, {
-      state: "closed",
-      phase: "idle",
-      nextRunAt: null,
-      closedAt: at,
-      decision: null,
-    });
-    this.journal(duplicate, at, "incident", "closed", { reason: `the same cluster as incident ${into}` });
+  /** Journals a Slack delivery problem (it does not make the message due again). */
+  slackJournal(
+    id: string,
+    at: string,
+    status: "failed" | "unknown",
+    detail: { error: string; detail?: string },
+  ): void {
+    this.journal(id, at, { step: "slack", status, detail });
   }
 
   /** Drops pending Slack updates (Slack is not configured). */
   clearSlackDue(): void {
     this.sql.exec("UPDATE incidents SET slack_due_at = NULL WHERE slack_due_at IS NOT NULL");
-  }
-
-  open(input: {
-    id: string;
-    clusterKey: string;
-    clusterName: string;
-    mode: RunMode;
-    origin: string;
-    at: string;
-    nextRunAt: number;
-  }): void {
-    this.sql.exec(
-      `INSERT INTO incidents (id, cluster_key, cluster_name, state, phase, next_run_at, mode, origin, opened_at, updated_at)
-       VALUES (?, ?, ?, 'open', 'gather', ?, ?, ?, ?, ?)`,
-      input.id,
-      input.clusterKey,
-      input.clusterName,
-      input.nextRunAt,
-      input.mode,
-      input.origin,
-      input.at,
-      input.at,
-    );
-  }
-
-  /** Moves an incident along; only the given fields change. */
-  update(
-    id: string,
-    at: string,
-    changes: Partial<{
-      state: IncidentState;
-      phase: Phase;
-      nextRunAt: number | null;
-      mode: RunMode;
-      alert: IncidentRecord["alert"];
-      before: Record<string, unknown>;
-      last: Record<string, unknown>;
-      decision: Record<string, unknown> | null;
-      checksDone: number;
-      failures: number;
-      closedAt: string;
-    }>,
-  ): void {
-    const columns: Record<string, SqlStorageValue> = { updated_at: at };
-    if (changes.state !== undefined) columns.state = changes.state;
-    if (changes.phase !== undefined) columns.phase = changes.phase;
-    if (changes.nextRunAt !== undefined) columns.next_run_at = changes.nextRunAt;
-    if (changes.mode !== undefined) columns.mode = changes.mode;
-    if (changes.alert !== undefined) columns.alert_json = json(changes.alert);
-    if (changes.before !== undefined) columns.before_json = json(changes.before);
-    if (changes.last !== undefined) columns.last_json = json(changes.last);
-    if (changes.decision !== undefined) columns.decision_json = json(changes.decision);
-    if (changes.checksDone !== undefined) columns.checks_done = changes.checksDone;
-    if (changes.failures !== undefined) columns.failures = changes.failures;
-    if (changes.closedAt !== undefined) columns.closed_at = changes.closedAt;
-    const keys = Object.keys(columns);
-    this.sql.exec(
-      `UPDATE incidents SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`,
-      ...keys.map((k) => columns[k]!),
-      id,
-    );
-  }
-
-  /** Appends to the journal; every line but Slack's own makes the Slack message due for an update. */
-  journal(
-    incident: string,
-    at: string,
-    step: string,
-    status: string,
-    detail: Record<string, unknown> = {},
-  ): void {
-    if (step !== "slack") {
-      this.sql.exec(
-        "UPDATE incidents SET slack_due_at = COALESCE(slack_due_at, ?) WHERE id = ?",
-        Date.parse(at),
-        incident,
-      );
-    }
-    this.sql.exec(
-      "INSERT INTO journal (incident_id, at, step, status, detail) VALUES (?, ?, ?, ?, ?)",
-      incident,
-      at,
-      step,
-      status,
-      JSON.stringify(detail),
-    );
-  }
-
-  /** Whether any Atlas alert joined the incident (manual runs have none). */
-  hasAtlasAlerts(id: string): boolean {
-    return this.sql.exec("SELECT 1 FROM alerts WHERE incident_id = ? LIMIT 1", id).toArray().length > 0;
-  }
-
-  /** How many journal lines of this step and status the incident has. */
-  countJournal(incident: string, step: string, status: string): number {
-    return Number(
-      this.sql
-        .exec(
-          "SELECT COUNT(*) AS n FROM journal WHERE incident_id = ? AND step = ? AND status = ?",
-          incident,
-          step,
-          status,
-        )
-        .one().n,
-    );
-  }
-
-  actions(incident: string): ActionRecord[] {
-    return this.sql
-      .exec("SELECT * FROM actions WHERE incident_id = ? ORDER BY id", incident)
-      .toArray()
-      .map((row) => ({
-        id: Number(row.id),
-        incidentId: String(row.incident_id),
-        target: String(row.target),
-        kind: String(row.kind),
-        attempt: Number(row.attempt),
-        status: row.status as ActionRecord["status"],
-        at: String(row.at),
-        idempotencyKey: String(row.idempotency_key),
-        detail: parse<Record<string, unknown>>(row.detail) ?? {},
-      }));
-  }
-
-  addAction(input: Omit<ActionRecord, "id">): number {
-    this.sql.exec(
-      "INSERT INTO actions (incident_id, target, kind, attempt, status, at, idempotency_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      input.incidentId,
-      input.target,
-      input.kind,
-      input.attempt,
-      input.status,
-      input.at,
-      input.idempotencyKey,
-      JSON.stringify(input.detail),
-    );
-    return Number(this.sql.exec("SELECT last_insert_rowid() AS id").one().id);
-  }
-
-  settleAction(
-    id: number,
-    status: ActionRecord["status"],
-    at: string,
-    detail: Record<string, unknown>,
-  ): void {
-    this.sql.exec(
-      "UPDATE actions SET status = ?, settled_at = ?, detail = ? WHERE id = ?",
-      status,
-      at,
-      JSON.stringify(detail),
-      id,
-    );
-  }
-
-  addReading(clusterKey: string, at: string, current: number): void {
-    this.sql.exec(
-      "INSERT INTO readings (cluster_key, at, current) VALUES (?, ?, ?)",
-      clusterKey,
-      at,
-      current,
-    );
-    // An hour is all the trend and the sparkline need.
-    const cutoff = new Date(Date.parse(at) - 2 * 3600_000).toISOString();
-    this.sql.exec("DELETE FROM readings WHERE cluster_key = ? AND at < ?", clusterKey, cutoff);
-  }
-
-  readings(clusterKey: string): Array<{ at: string; value: number }> {
-    return this.sql
-      .exec("SELECT at, current FROM readings WHERE cluster_key = ? ORDER BY at", clusterKey)
-      .toArray()
-      .map((r) => ({ at: String(r.at), value: Number(r.current) }));
-  }
-
-  snoozedUntil(clusterKey: string): string | null {
-    const row = this.sql.exec("SELECT until FROM snoozes WHERE cluster_key = ?", clusterKey).toArray()[0];
-    return row ? String(row.until) : null;
-  }
-
-  snooze(clusterKey: string, until: string, by: string | null): void {
-    this.sql.exec(
-      "INSERT INTO snoozes (cluster_key, until, by) VALUES (?, ?, ?) ON CONFLICT (cluster_key) DO UPDATE SET until = excluded.until, by = excluded.by",
-      clusterKey,
-      until,
-      by,
-    );
-  }
-
-  lastFailoverAt(clusterKey: string): string | null {
-    const row = this.sql.exec("SELECT MAX(at) AS at FROM failovers WHERE cluster_key = ?", clusterKey).one();
-    return row.at === null ? null : String(row.at);
-  }
-
-  recordFailover(clusterKey: string, at: string): void {
-    this.sql.exec("INSERT INTO failovers (cluster_key, at) VALUES (?, ?)", clusterKey, at);
   }
 }
 
@@ -531,14 +656,17 @@ function toIncident(row: Record<string, SqlStorageValue>): IncidentRecord {
     phase: row.phase as Phase,
     nextRunAt: row.next_run_at === null ? null : Number(row.next_run_at),
     mode: row.mode === "dry-run" ? "dry-run" : null,
-    origin: String(row.origin),
+    origin: row.origin === "manual" ? "manual" : "atlas",
     openedAt: String(row.opened_at),
     updatedAt: String(row.updated_at),
-    alert: parse(row.alert_json),
-    before: parse(row.before_json),
-    last: parse(row.last_json),
-    decision: parse(row.decision_json),
+    alert: decoded(alertValueSchema, row.alert_json),
+    before: decoded(assessmentSchema, row.before_json),
+    last: decoded(assessmentSchema, row.last_json),
+    decision: decoded(storedDecisionSchema, row.decision_json),
     checksDone: Number(row.checks_done),
     failures: Number(row.failures),
+    approvalRequestedAt: text(row.approval_requested_at),
+    deferrals: Number(row.deferrals ?? 0),
+    killOpDone: Number(row.kill_op_done ?? 0) === 1,
   };
 }

@@ -10,7 +10,7 @@
  * guess, because a decision here can redeploy production.
  */
 import { z } from "zod";
-import { parseIncidentId } from "../ledger/ids.ts";
+import { parseIncidentId } from "../incident/ids.ts";
 import { BUTTON_VALUE_SEPARATOR, SLACK_ACTION_IDS } from "./render.ts";
 
 export type SlackDecision = keyof typeof SLACK_ACTION_IDS;

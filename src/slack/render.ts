@@ -18,7 +18,7 @@
  * steps"; the full journal stays in `GET /incidents/:id` and the dashboard.
  */
 import type { ResponderMode } from "../config/schema.ts";
-import type { IncidentDetail, IncidentState, JournalEntry } from "../ledger/model.ts";
+import type { IncidentDetail, IncidentState, JournalEntry } from "../incident/view.ts";
 
 /** `action_id`s of the approval buttons; src/slack/actions.ts maps them back to decisions. */
 export const SLACK_ACTION_IDS = {

@@ -4,8 +4,8 @@
  * body can be wrong.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newIncidentId } from "../../src/ledger/ids.ts";
-import type { IncidentDetail } from "../../src/ledger/model.ts";
+import { newIncidentId } from "../../src/incident/ids.ts";
+import type { IncidentDetail } from "../../src/incident/view.ts";
 import { parseButtonValue, parseSlackAction } from "../../src/slack/actions.ts";
 import { renderIncidentMessage, SLACK_ACTION_IDS } from "../../src/slack/render.ts";
 import { verifySlackSignature } from "../../src/slack/signature.ts";

@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ResponderMode } from "../../src/config/schema.ts";
-import { INCIDENT_STATES, type IncidentDetail, type JournalEntry } from "../../src/ledger/model.ts";
+import { INCIDENT_STATES, type IncidentDetail, type JournalEntry } from "../../src/incident/view.ts";
 import { renderIncidentMessage } from "../../src/slack/render.ts";
 import { validateBlocks, visibleOf } from "../fakes/slack.ts";
 

@@ -5,13 +5,13 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ResponderMode } from "../../src/config/schema.ts";
-import { newIncidentId } from "../../src/ledger/ids.ts";
+import { newIncidentId } from "../../src/incident/ids.ts";
 import {
   INCIDENT_STATES,
   type IncidentDetail,
   type IncidentState,
   type JournalEntry,
-} from "../../src/ledger/model.ts";
+} from "../../src/incident/view.ts";
 import { parseButtonValue } from "../../src/slack/actions.ts";
 import {
   type Block,

@@ -311,10 +311,14 @@ describe("modes", () => {
     await waitFor(id, (i) => i.state === "awaiting-approval");
     expect(await platforms.calls("approve-web")).toHaveLength(0);
     const ledger = env.LEDGER.getByName(E2E.modes.groupId);
-    expect(await ledger.decide(id, "approve", "U0APPROVER")).toEqual({ applied: true, state: "acting" });
-    expect((await ledger.decide(id, "approve", "U0APPROVER")).applied).toBe(false);
+    const click = { decision: "approve", by: "U0APPROVER", source: "slack" } as const;
+    expect(await ledger.decide(id, click)).toEqual({ applied: true, state: "acting" });
+    expect((await ledger.decide(id, click)).applied).toBe(false);
     const acted = await waitFor(id, (i) => steps(i).includes("action:started"));
-    expect(acted.journal.find((j) => j.status === "approved")!.detail).toEqual({ by: "U0APPROVER" });
+    expect(acted.journal.find((j) => j.status === "approved")!.detail).toEqual({
+      by: "U0APPROVER",
+      source: "slack",
+    });
     expect(await platforms.calls("approve-web")).toHaveLength(1);
   });
 });
@@ -400,7 +404,8 @@ describe("Test Failover on M10", () => {
     const waiting = await waitFor(id, (i) => i.state === "awaiting-approval");
     expect(waiting.journal.find((j) => j.step === "plan")).toMatchObject({ status: "failover" });
     const ledger = env.LEDGER.getByName(E2E.failover.groupId);
-    expect((await ledger.decide(id, "approve", "U0APPROVER")).applied).toBe(true);
+    const click = { decision: "approve", by: "U0APPROVER", source: "slack" } as const;
+    expect((await ledger.decide(id, click)).applied).toBe(true);
     // Atlas still reports 1300 of 1500 afterwards: no second failover, a human instead.
     const done = await waitFor(id, (i) => i.state === "escalated", 20_000);
     expect(steps(done)).toContain("action:started");

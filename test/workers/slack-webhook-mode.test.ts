@@ -6,12 +6,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { newIncidentId } from "../../src/ledger/ids.ts";
+import { newIncidentId } from "../../src/incident/ids.ts";
 import type { Ledger } from "../../src/ledger/ledger.ts";
-import { syncSlack } from "../../src/ledger/slack-sync.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { createConsoleLogger } from "../../src/observability/log.ts";
 import { createSlackClient } from "../../src/slack/client.ts";
+import { syncSlack } from "../../src/slack/sync.ts";
 
 const GROUP = "e2e0000000000000000000aa";
 
@@ -29,7 +29,7 @@ describe("Slack in incoming-webhook mode", () => {
     });
     const stub = env.LEDGER.getByName(`webhook-mode-${GROUP}`);
     await runInDurableObject(stub, async (instance: Ledger, state) => {
-      const store = new LedgerStore(state.storage.sql);
+      const store = new LedgerStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
       store.migrate();
       const now = new Date();
       const at = (s: number) => new Date(now.getTime() + s * 1000).toISOString();
@@ -38,7 +38,6 @@ describe("Slack in incoming-webhook mode", () => {
         syncSlack({
           groupId: GROUP,
           store,
-          transaction: (fn) => state.storage.transactionSync(fn),
           slack,
           approvalButtons: false,
           modeOf: () => "auto",
@@ -56,34 +55,49 @@ describe("Slack in incoming-webhook mode", () => {
         at: at(0),
         nextRunAt: now.getTime(),
       });
-      store.journal(id, at(0), "intake", "opened", {
-        alertId: "a1",
-        event: "alert.open",
-        status: "OPEN",
-        metric: "CONNECTIONS_PERCENT",
-        value: 86,
+      store.journal(id, at(0), {
+        step: "intake",
+        status: "opened",
+        detail: {
+          alertId: "a1",
+          event: "alert.open",
+          status: "OPEN",
+          metric: "CONNECTIONS_PERCENT",
+          value: 86,
+        },
       });
       await sync();
       expect(await webhookMessages()).toHaveLength(1);
 
       // More lines, same state: nothing new in the channel.
-      store.journal(id, at(1), "stats", "ok", {
-        tier: "M0",
-        current: 430,
-        limit: 500,
-        percent: 86,
-        byApp: [],
-        sources: [],
-        findings: [],
+      store.journal(id, at(1), {
+        step: "stats",
+        status: "ok",
+        detail: {
+          tier: "M0",
+          current: 430,
+          limit: 500,
+          percent: 86,
+          trendPerMinute: null,
+          minutesToLimit: null,
+          byApp: [],
+          sources: [],
+          findings: [],
+        },
       });
       await sync();
       expect(await webhookMessages()).toHaveLength(1);
 
       // A new state: a new post that says so.
       store.update(id, at(2), { state: "resolved", phase: "idle", nextRunAt: null });
-      store.journal(id, at(2), "incident", "resolved", {
-        before: { current: 430, percent: 86 },
-        after: { current: 60, percent: 12 },
+      store.journal(id, at(2), {
+        step: "incident",
+        status: "resolved",
+        detail: {
+          before: { current: 430, percent: 86 },
+          after: { current: 60, percent: 12 },
+          note: "connections came down after the action",
+        },
       });
       await sync();
       const posts = await webhookMessages();

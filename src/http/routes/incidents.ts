@@ -2,8 +2,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { DEFAULT_INCIDENT_PAGE, MAX_INCIDENT_PAGE } from "../../config/constants.ts";
-import { parseIncidentId } from "../../ledger/ids.ts";
-import { INCIDENT_STATES } from "../../ledger/model.ts";
+import { parseIncidentId } from "../../incident/ids.ts";
+import { INCIDENT_STATES } from "../../incident/record.ts";
 import type { AppEnv } from "../app-env.ts";
 import { issuesOf, jsonError } from "../errors.ts";
 

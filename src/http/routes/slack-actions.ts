@@ -5,14 +5,14 @@
  * `block_actions` payload. The decision is recorded in the incident's ledger, which is quick; the
  * work it unlocks runs from the ledger's alarm, so Slack gets its 200 well within 3 seconds. A
  * second click, a replay or a click on an older version of the message changes nothing.
- * Only `SLACK_APPROVERS` (when set) may approve; anyone may skip or snooze, since both only hold
- * the responder back.
+ * Who may decide is ../../slack/approvers.ts's rule.
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { parseIncidentId } from "../../ledger/ids.ts";
+import { parseIncidentId } from "../../incident/ids.ts";
 import { describeError } from "../../observability/log.ts";
 import { parseSlackAction } from "../../slack/actions.ts";
+import { slackDecision } from "../../slack/approvers.ts";
 import { createSlackClient } from "../../slack/client.ts";
 import {
   SLACK_SIGNATURE_HEADER,
@@ -58,21 +58,10 @@ export const slackActions = new Hono<AppEnv>().post(
         issues: [{ path: "value", message: "not an incident" }],
       });
 
-    const approvers = config.slack.approvers;
-    const allowed =
-      action.decision !== "approve" || approvers.length === 0 || approvers.includes(action.user.id);
+    const request = slackDecision(action, config.slack.approvers);
     try {
-      const outcome = await ledgers.decide(
-        where.groupId,
-        action.incidentId,
-        action.decision,
-        action.user.id,
-        {
-          requestedAt: action.requestedAt,
-          allowed,
-        },
-      );
-      if (!allowed && action.responseUrl && config.slack.kind !== "none") {
+      const outcome = await ledgers.decide(where.groupId, action.incidentId, request);
+      if (!request.allowed && action.responseUrl && config.slack.kind !== "none") {
         // Told privately, after Slack has its answer: the reply is a network call of its own.
         const reply = createSlackClient({
           fetch: (input, init) => fetch(input, init),

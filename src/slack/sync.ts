@@ -7,11 +7,47 @@
  * incident's state changes.
  */
 import type { ResponderMode } from "../config/schema.ts";
+import type { IncidentDetail } from "../incident/view.ts";
 import { describeError, type Logger } from "../observability/log.ts";
-import type { SlackClient } from "../slack/client.ts";
-import { renderIncidentMessage } from "../slack/render.ts";
-import type { IncidentDetail } from "./model.ts";
-import type { LedgerStore, SlackState } from "./store.ts";
+import type { SlackClient } from "./client.ts";
+import { renderIncidentMessage } from "./render.ts";
+
+/** The Slack message's bookkeeping for one incident, as the store keeps it. */
+export interface SlackState {
+  id: string;
+  ts: string | null;
+  channel: string | null;
+  syncedSeq: number;
+  postedState: string | null;
+  error: string | null;
+  state: string;
+  /** The incident's latest journal seq. */
+  seq: number;
+}
+
+/** What the sync needs from the store that holds the incidents. */
+export interface SlackSyncStore {
+  transaction<T>(fn: () => T): T;
+  slackDue(nowMs: number): SlackState[];
+  slackSynced(
+    id: string,
+    input: {
+      seq: number;
+      ts?: string | null;
+      channel?: string | null;
+      state: string;
+      retryAt: number | null;
+      error: string | null;
+    },
+  ): void;
+  /** Journals a delivery problem on the incident (a Slack entry does not make the message due again). */
+  slackJournal(
+    id: string,
+    at: string,
+    status: "failed" | "unknown",
+    detail: { error: string; detail?: string },
+  ): void;
+}
 
 /** Retry a failed Slack delivery after this long when Slack gives no `Retry-After`: soon once, then calmly. */
 const SLACK_FIRST_RETRY_MS = 5_000;
@@ -21,8 +57,7 @@ const LOST = "lost";
 
 export interface SlackSyncContext {
   groupId: string;
-  store: LedgerStore;
-  transaction<T>(fn: () => T): T;
+  store: SlackSyncStore;
   slack: SlackClient;
   /** Buttons only when clicks can be verified (a signing secret is configured). */
   approvalButtons: boolean;
@@ -40,7 +75,7 @@ export async function syncSlack(ctx: SlackSyncContext): Promise<void> {
     } catch (error) {
       // A bug in one message must not stall the others, nor the pipeline that runs after.
       ctx.log.log("error", "slack.sync-failed", { incident: due.id, ...describeError(error) });
-      ctx.transaction(() =>
+      ctx.store.transaction(() =>
         ctx.store.slackSynced(due.id, {
           seq: due.syncedSeq,
           state: due.postedState ?? "",
@@ -56,7 +91,7 @@ async function syncOne(ctx: SlackSyncContext, due: SlackState): Promise<void> {
   const detail = ctx.detail(due.id);
   if (!detail) return;
   const done = (ts: string | null = null, channel: string | null = null) =>
-    ctx.transaction(() =>
+    ctx.store.transaction(() =>
       ctx.store.slackSynced(due.id, {
         seq: due.seq,
         ts,
@@ -90,8 +125,8 @@ async function syncOne(ctx: SlackSyncContext, due: SlackState): Promise<void> {
       ctx.log.log("warn", "slack.unknown", { incident: due.id, error: outcome.error });
       if (previous) return retry(ctx, due, at, outcome.error, undefined);
       // The post may have landed: never post this incident again rather than risk a duplicate.
-      ctx.transaction(() => {
-        ctx.store.journal(due.id, at.toISOString(), "slack", "unknown", {
+      ctx.store.transaction(() => {
+        ctx.store.slackJournal(due.id, at.toISOString(), "unknown", {
           error: outcome.error,
           detail: "the message may have been posted; it will not be posted again",
         });
@@ -121,9 +156,9 @@ function retry(
 ) {
   const backoff = due.error === null ? SLACK_FIRST_RETRY_MS : SLACK_RETRY_MS;
   const retryAt = at.getTime() + (retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoff);
-  ctx.transaction(() => {
+  ctx.store.transaction(() => {
     // Journal each kind of failure once per run of failures, by Slack's own error name.
-    if (due.error !== error) ctx.store.journal(due.id, at.toISOString(), "slack", "failed", { error });
+    if (due.error !== error) ctx.store.slackJournal(due.id, at.toISOString(), "failed", { error });
     ctx.store.slackSynced(due.id, { seq: due.syncedSeq, state: due.postedState ?? "", retryAt, error });
   });
 }
