@@ -1,9 +1,8 @@
 /**
- * The MongoDB stats source: `serverStatus` for the connection count and, where the tier allows,
- * `$currentOp` (idle connections included) to attribute connections to apps by their driver
- * handshake metadata and to list the long-running operations of the responder's own database user.
- * Also the fix routine's one MongoDB action, `killOwnLongOperations`. The only module in src that
- * imports `mongodb`.
+ * The MongoDB driver file, and the only module in src that imports `mongodb`: the stats source
+ * (`serverStatus` for the connection count and, where the tier allows, `$currentOp` with idle
+ * connections, attributed to apps by ./current-op.ts) and the connection the kill action
+ * (./kill-operations.ts) works through. Driver errors are classified here and nowhere else.
  *
  * Each read uses one short-lived client (`maxPoolSize: 1`, polling monitor) closed before the read
  * returns: at most two sockets per node while it runs (the monitor and one pooled connection), none
@@ -18,19 +17,6 @@
  * cluster that accepts and drops our connection is `refused` with a `cluster-full` finding. Error
  * texts are built here from the error's class and code, never copied from the driver, whose messages
  * name the host and port.
- *
- * killOp (notes/atlas.md §3.2, §4.3): Atlas lets a database user end only its own operations, so the
- * responder can free connections that apps sharing ITS user keep busy with a stuck query — never
- * another user's, never a connection. Trade-offs, all toward doing less:
- *  - "own" means the server listed the op for us (`allUsers: false`) AND its `effectiveUsers` name the
- *    user of our connection string; with no user in it (or X.509/IAM, whose names differ) nothing is own;
- *  - only reads are killed (find, getMore, count, distinct, aggregate without $out/$merge): killing a
- *    multi-document write leaves it half done, an index build is lost work; others are reported `spared`;
- *  - the responder's own ops (appName "atlas-responder", e.g. a concurrent run) are never touched;
- *  - `$currentOp` sees the node we reach: the primary of a replica set (not ops on secondaries), or,
- *    through mongos, every shard's, whose "shard:opid" ids mongos may refuse to kill without `killop`;
- *  - a killed query usually comes straight back (the app retries it): this buys time, the fix is an index.
- * Listed operations carry no command text and no filter values: those may hold application data.
  */
 import {
   type Db,
@@ -47,34 +33,27 @@ import {
   MONGO_SERVER_SELECTION_TIMEOUT_MS,
   RESPONDER_APP_NAME,
 } from "../config/constants.ts";
-import type {
-  AppConnections,
-  FailureReason,
-  Finding,
-  StatsFailure,
-  StatsSource,
-  StatsSuccess,
-} from "./types.ts";
+import {
+  attribute,
+  CURRENT_OP_PROJECTION,
+  type CurrentOpEntry,
+  CurrentOpEntrySchema,
+  type DatabaseUser,
+  LONG_OPERATION_SECONDS,
+  type LongOperation,
+  OWN_OPERATION_PROJECTION,
+  ownLongOperationsIn,
+} from "./current-op.ts";
+import {
+  type KillLongOperationsResult,
+  killOwnLongOperations,
+  type MongoOperations,
+  type OwnOperationsConnection,
+} from "./kill-operations.ts";
+import type { FailureReason, Finding, StatsFailure, StatsSource, StatsSuccess } from "./types.ts";
 
-/**
- * Own operations running this long count as stuck: a request's query takes milliseconds to seconds;
- * a minute means a scan that pins its connection busy (and slow enough to be sure it is not a burst).
- */
-export const LONG_OPERATION_SECONDS = 60;
-
-/** One long-running operation of the responder's own database user. Never its command or filter. */
-export interface LongOperation {
-  /** The id killOp takes: a number on mongod; "shardName:opid" when listed through mongos. */
-  opid: number | string;
-  /** How long it has been running, to the millisecond. */
-  secondsRunning: number;
-  /** The handshake `appName` of the connection running it, or "(no appName)". */
-  app: string;
-  /** "db.collection" (or "db.$cmd" for a command without one). */
-  ns: string;
-  /** `$currentOp.op`: "query" (find), "getmore", "command" (aggregate, count, …), "insert", "update", "remove". */
-  op: string;
-}
+/** Kept at the old path for importers that have not moved to ./kill-operations.ts yet. */
+export type { KillLongOperationsResult } from "./kill-operations.ts";
 
 /** A stats reading from this source: `ownLongOperations` is there whenever `$currentOp` answered and the URI names a user. */
 export interface MongoStatsSuccess extends StatsSuccess {
@@ -108,59 +87,6 @@ export interface MongoOperationsOptions {
   socketTimeoutMS?: number;
 }
 
-/** An own operation killOp did not end, and why. */
-export interface RefusedKill extends LongOperation {
-  /**
-   * `unauthorized`: the server said Unauthorized, which mongod also answers for an op that ended
-   * before killOp reached it; `error`: any other server refusal (named in `detail`).
-   */
-  reason: "unauthorized" | "error";
-  detail: string;
-}
-
-/** An own long operation left running on purpose. */
-export interface SparedOperation extends LongOperation {
-  /** Not a plain read: killing a write or an index build midway does harm (see the file header). */
-  reason: "not-a-read";
-}
-
-/** What `killOwnLongOperations` did. Expected failures are values; it never throws for them. */
-export type KillLongOperationsResult =
-  | {
-      ok: true;
-      at: string;
-      killed: LongOperation[];
-      refused: RefusedKill[];
-      spared: SparedOperation[];
-      /**
-       * Set when nothing was attempted: `tier` — the tier refuses `$currentOp` (M0, Flex, serverless),
-       * so own operations cannot be listed; `no-user` — the connection string names no user to own them.
-       */
-      skipped?: "tier" | "no-user";
-    }
-  | {
-      ok: false;
-      at: string;
-      reason: FailureReason;
-      /** Safe to show anywhere: no URI, host or credentials. */
-      error: string;
-      /** Operations already killed before the failure. */
-      killed: LongOperation[];
-    };
-
-export interface KillLongOperationsRequest {
-  /** Kill own operations running at least this many seconds. Default `LONG_OPERATION_SECONDS`. */
-  minSeconds?: number;
-}
-
-/** The fix routine's MongoDB actions (M10+): today only killOp of the responder's own user's long reads. */
-export interface MongoOperations {
-  killOwnLongOperations(request?: KillLongOperationsRequest): Promise<KillLongOperationsResult>;
-}
-
-/** The app label for connections whose client set no `appName` (matches AppConnections.app's doc). */
-export const NO_APP_NAME = "(no appName)";
-
 /** Atlas's "not allowed in this atlas tier" refusal (notes/atlas.md §3.2). */
 const ATLAS_ERROR_CODE = 8000;
 const AUTHENTICATION_FAILED_CODE = 18;
@@ -177,84 +103,6 @@ const ServerStatusSchema = z.object({
     totalCreated: z.number().optional(),
   }),
 });
-
-/** Lenient: a client can send odd metadata; one bad field must not hide the connection. */
-const text = z.string().optional().catch(undefined);
-const count = z.number().optional().catch(undefined);
-const CurrentOpEntrySchema = z.object({
-  type: text,
-  connectionId: count,
-  client: text,
-  appName: text,
-  active: z.boolean().optional().catch(undefined),
-  opid: z.union([z.number(), z.string()]).optional().catch(undefined),
-  op: text,
-  ns: text,
-  // Int64 on the wire; the driver promotes it to a number (promoteLongs is on by default).
-  secs_running: count,
-  microsecs_running: count,
-  effectiveUsers: z
-    .array(z.object({ user: z.string(), db: z.string() }))
-    .optional()
-    .catch(undefined),
-  /** Only fetched to tell reads from writes; never copied into a result. */
-  command: z.record(z.string(), z.unknown()).optional().catch(undefined),
-  clientMetadata: z
-    .object({
-      application: z.object({ name: text }).optional().catch(undefined),
-      driver: z.object({ name: text, version: text }).optional().catch(undefined),
-      env: z.object({ name: text, region: text }).optional().catch(undefined),
-    })
-    .optional()
-    .catch(undefined),
-});
-type CurrentOpEntry = z.infer<typeof CurrentOpEntrySchema>;
-
-/** Only what attribution needs: keeps the answer small on a cluster with thousands of connections. */
-const CURRENT_OP_PROJECTION = {
-  type: 1,
-  connectionId: 1,
-  client: 1,
-  appName: 1,
-  "clientMetadata.application.name": 1,
-  "clientMetadata.driver.name": 1,
-  "clientMetadata.driver.version": 1,
-  "clientMetadata.env.name": 1,
-  "clientMetadata.env.region": 1,
-  active: 1,
-  opid: 1,
-  op: 1,
-  ns: 1,
-  secs_running: 1,
-  microsecs_running: 1,
-  effectiveUsers: 1,
-} as const;
-
-/** What the kill step needs of each own operation; `command` only to tell reads from writes. */
-const OWN_OPERATION_PROJECTION = {
-  type: 1,
-  appName: 1,
-  "clientMetadata.application.name": 1,
-  active: 1,
-  opid: 1,
-  op: 1,
-  ns: 1,
-  secs_running: 1,
-  microsecs_running: 1,
-  effectiveUsers: 1,
-  command: 1,
-} as const;
-
-/** `$currentOp.op` values that are reads whatever the command (find and its getMores). */
-const READ_OPS = new Set(["query", "getmore"]);
-/** Commands (reported as op "command") that only read, given no $out/$merge stage. */
-const READ_COMMANDS = new Set(["find", "aggregate", "count", "distinct"]);
-
-/** The database user a connection string authenticates as: what `effectiveUsers` must name. */
-interface DatabaseUser {
-  user: string;
-  db: string;
-}
 
 interface Failure {
   reason: FailureReason;
@@ -349,7 +197,8 @@ export function createMongoStatsSource(options: MongoStatsSourceOptions): MongoS
 
 /**
  * Kills the long-running reads of the connection string's own database user, where the tier lets it
- * list them (M10+). One short-lived client per call, like a stats read.
+ * list them (M10+). One short-lived client per call, like a stats read; what is killed is
+ * ./kill-operations.ts's decision.
  */
 export function createMongoOperations(options: MongoOperationsOptions): MongoOperations {
   const clock = options.clock ?? (() => new Date());
@@ -362,74 +211,68 @@ export function createMongoOperations(options: MongoOperationsOptions): MongoOpe
   return {
     async killOwnLongOperations(request = {}): Promise<KillLongOperationsResult> {
       const at = clock().toISOString();
-      const minSeconds = request.minSeconds ?? LONG_OPERATION_SECONDS;
-      const killed: LongOperation[] = [];
-      const refused: RefusedKill[] = [];
-      const spared: SparedOperation[] = [];
-      const fail = (failure: Pick<Failure, "reason" | "error">): KillLongOperationsResult => ({
-        ok: false,
-        at,
-        reason: failure.reason,
-        error: failure.error,
-        killed,
-      });
       let client: MongoClient;
       try {
         client = new MongoClient(options.uri, clientOptions);
       } catch (error) {
-        return fail(configFailure(error));
+        const { reason, error: message } = configFailure(error);
+        return { ok: false, at, reason, error: message, killed: [] };
       }
       try {
-        const user = databaseUser(client);
-        if (!user) return { ok: true, at, killed, refused, spared, skipped: "no-user" };
-        await client.connect();
-        const admin = client.db("admin");
-        let entries: CurrentOpEntry[];
-        try {
-          // allUsers: false — the server lists only our own user's operations, and needs no inprog.
-          entries = await listCurrentOp(
-            admin,
-            { allUsers: false, idleConnections: false },
-            OWN_OPERATION_PROJECTION,
-          );
-        } catch (error) {
-          if (isTierRefusal(error)) return { ok: true, at, killed, refused, spared, skipped: "tier" };
-          if (error instanceof MongoServerError && error.code === UNAUTHORIZED_CODE) {
-            return fail({
-              reason: "auth",
-              error:
-                "the responder's user may not run $currentOp (Unauthorized; sharded clusters need inprog)",
-            });
-          }
-          throw error;
-        }
-        for (const { operation, entry } of ownLongOperationsIn(entries, user, minSeconds)) {
-          if (!isRead(entry)) {
-            spared.push({ ...operation, reason: "not-a-read" });
-            continue;
-          }
-          try {
-            await admin.command({ killOp: 1, op: operation.opid });
-            killed.push(operation);
-          } catch (error) {
-            if (!(error instanceof MongoServerError)) throw error;
-            refused.push({
-              ...operation,
-              reason: error.code === UNAUTHORIZED_CODE ? "unauthorized" : "error",
-              detail:
-                error.code === UNAUTHORIZED_CODE
-                  ? "Unauthorized: not the responder's user's operation, or it ended before killOp reached it"
-                  : describeError(error),
-            });
-          }
-        }
-        return { ok: true, at, killed, refused, spared };
-      } catch (error) {
-        return fail(classify(error, serverSelectionTimeoutMS));
+        return await killOwnLongOperations(
+          ownOperationsConnection(client, serverSelectionTimeoutMS),
+          at,
+          request,
+        );
       } finally {
         await client.close().catch(() => undefined);
       }
     },
+  };
+}
+
+/** The kill action's view of one client: listing and killing own operations, refusals as values. */
+function ownOperationsConnection(
+  client: MongoClient,
+  serverSelectionTimeoutMS: number,
+): OwnOperationsConnection {
+  const admin = () => client.db("admin");
+  return {
+    user: databaseUser(client),
+    async connect() {
+      await client.connect();
+    },
+    async listOwnOperations() {
+      try {
+        // allUsers: false — the server lists only our own user's operations, and needs no inprog.
+        const entries = await listCurrentOp(
+          admin(),
+          { allUsers: false, idleConnections: false },
+          OWN_OPERATION_PROJECTION,
+        );
+        return { ok: true, entries };
+      } catch (error) {
+        if (isTierRefusal(error)) return { ok: false, refusal: "tier" };
+        if (error instanceof MongoServerError && error.code === UNAUTHORIZED_CODE) {
+          return { ok: false, refusal: "unauthorized" };
+        }
+        throw error;
+      }
+    },
+    async killOp(opid) {
+      try {
+        await admin().command({ killOp: 1, op: opid });
+        return { ok: true };
+      } catch (error) {
+        if (!(error instanceof MongoServerError)) throw error;
+        return {
+          ok: false,
+          refusal: error.code === UNAUTHORIZED_CODE ? "unauthorized" : "error",
+          detail: describeError(error),
+        };
+      }
+    },
+    failure: (error) => classify(error, serverSelectionTimeoutMS),
   };
 }
 
@@ -455,53 +298,6 @@ function databaseUser(client: MongoClient): DatabaseUser | undefined {
   const credentials = client.options.credentials;
   if (!credentials?.username) return undefined;
   return { user: credentials.username, db: credentials.source || "admin" };
-}
-
-/** Active operations run by `user` (and not by the responder itself) for ≥ minSeconds, longest first. */
-function ownLongOperationsIn(
-  entries: readonly CurrentOpEntry[],
-  user: DatabaseUser,
-  minSeconds: number,
-): { operation: LongOperation; entry: CurrentOpEntry }[] {
-  const found: { operation: LongOperation; entry: CurrentOpEntry }[] = [];
-  for (const entry of entries) {
-    if ((entry.type !== undefined && entry.type !== "op") || entry.active !== true) continue;
-    if (entry.opid === undefined || entry.op === undefined || entry.op === "none") continue;
-    if (!entry.effectiveUsers?.some((u) => u.user === user.user && u.db === user.db)) continue;
-    const app = entry.clientMetadata?.application?.name || entry.appName || NO_APP_NAME;
-    if (app === RESPONDER_APP_NAME) continue;
-    const seconds =
-      entry.microsecs_running !== undefined ? entry.microsecs_running / 1_000_000 : entry.secs_running;
-    if (seconds === undefined || seconds < minSeconds) continue;
-    found.push({
-      operation: {
-        opid: entry.opid,
-        secondsRunning: Math.round(seconds * 1000) / 1000,
-        app,
-        ns: entry.ns ?? "",
-        op: entry.op,
-      },
-      entry,
-    });
-  }
-  return found.sort((a, b) => b.operation.secondsRunning - a.operation.secondsRunning);
-}
-
-/** A find, getMore, count, distinct or aggregate that writes nothing ($out/$merge): safe to interrupt. */
-function isRead(entry: CurrentOpEntry): boolean {
-  if (entry.op !== undefined && READ_OPS.has(entry.op)) return true;
-  if (entry.op !== "command" || entry.command === undefined) return false;
-  // A command over mongod's report limit comes back as { $truncated: "…" }: unknown, so not a read.
-  const name = Object.keys(entry.command)[0];
-  if (name === undefined || !READ_COMMANDS.has(name)) return false;
-  if (name !== "aggregate") return true;
-  const pipeline = entry.command.pipeline;
-  return (
-    Array.isArray(pipeline) &&
-    pipeline.every(
-      (stage) => typeof stage === "object" && stage !== null && !("$out" in stage || "$merge" in stage),
-    )
-  );
 }
 
 /** Runs `$currentOp`; returns undefined (with a finding saying why) where the tier or user cannot. */
@@ -530,46 +326,6 @@ async function readCurrentOp(admin: Db, findings: Finding[]): Promise<CurrentOpE
     }
     return undefined;
   }
-}
-
-/** Groups client connections by app, platform, region and driver, leaving out the responder's own. */
-function attribute(entries: readonly CurrentOpEntry[]): AppConnections[] {
-  const groups = new Map<string, AppConnections & { hostSet: Set<string> }>();
-  const seen = new Set<number | string>();
-  for (const entry of entries) {
-    // Internal threads have no client; idle sessions and cursors are not connections.
-    if (entry.client === undefined || (entry.type !== undefined && entry.type !== "op")) continue;
-    const id = entry.connectionId ?? entry.client;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    const metadata = entry.clientMetadata;
-    const app = metadata?.application?.name || entry.appName || NO_APP_NAME;
-    if (app === RESPONDER_APP_NAME) continue;
-    const env = metadata?.env?.name ?? null;
-    const region = metadata?.env?.region ?? null;
-    const driver = metadata?.driver?.name
-      ? `${metadata.driver.name} ${metadata.driver.version ?? ""}`.trim()
-      : null;
-    const key = JSON.stringify([app, env, region, driver]);
-    let group = groups.get(key);
-    if (!group) {
-      group = { app, env, region, driver, hosts: [], connections: 0, hostSet: new Set() };
-      groups.set(key, group);
-    }
-    group.connections += 1;
-    group.hostSet.add(hostOf(entry.client));
-  }
-  return [...groups.values()]
-    .map(({ hostSet, ...group }) => ({ ...group, hosts: [...hostSet].sort() }))
-    .sort((a, b) => b.connections - a.connections || a.app.localeCompare(b.app));
-}
-
-/** "10.0.0.7:41872" → "10.0.0.7"; "[::1]:41872" → "::1". */
-function hostOf(client: string): string {
-  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(client);
-  if (bracketed) return bracketed[1]!;
-  const colon = client.lastIndexOf(":");
-  return colon > 0 ? client.slice(0, colon) : client;
 }
 
 function configFailure(error: unknown): Failure {

@@ -7,10 +7,10 @@
  */
 import { MongoClient } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { KillLongOperationsResult } from "../../src/stats/kill-operations.ts";
 import {
   createMongoOperations,
   createMongoStatsSource,
-  type KillLongOperationsResult,
   type MongoStatsSuccess,
 } from "../../src/stats/mongo-source.ts";
 import { type LeakyApp, spawnLeakyApp } from "../fakes/leaky-app-process.ts";
