@@ -6,9 +6,9 @@
  */
 import { parseConnectionString, resolveClusterName } from "../atlas/cluster-identity.ts";
 import type { Config } from "../config/schema.ts";
-import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../errors.ts";
 import type { ActionLimiter, CoreDeps } from "../incident/deps.ts";
 import { createConsoleLogger, describeError } from "../observability/log.ts";
+import { deliveryOfError } from "../outbound/delivery.ts";
 import { createRedeployAdapter } from "../platforms/index.ts";
 import { createSlackClient, type SlackClient } from "../slack/client.ts";
 import { createMongoOperations } from "../stats/mongo-source.ts";
@@ -42,11 +42,7 @@ export function createWorkerDeps(
       } catch (error) {
         const { message } = describeError(error);
         // Atlas may have acted when it answered nothing useful: never call that a failure.
-        const unsure =
-          isUpstreamTimeoutError(error) ||
-          isUpstreamNetworkError(error) ||
-          (isUpstreamHttpError(error) && [408, 500, 502, 504].includes(error.status));
-        return { kind: unsure ? "unknown" : "failed", detail: message };
+        return { kind: deliveryOfError(error) === "unknown" ? "unknown" : "failed", detail: message };
       }
     },
     async killLongOperations(groupId, cluster) {
