@@ -230,3 +230,74 @@ export function decodeEntry(row: unknown): { ok: true; entry: JournalRow } | { o
 export function toRow(entry: JournalEntry): JournalRow {
   return { at: entry.at, step: entry.step, status: entry.status, detail: { ...entry.detail } };
 }
+
+// -- reading a plan back ----------------------------------------------------------------------------
+
+const optionalString = z.string().optional().catch(undefined);
+const optionalNumber = z.number().optional().catch(undefined);
+const strings = z
+  .array(z.unknown())
+  .catch([])
+  .transform((items) => items.filter((i): i is string => typeof i === "string"));
+
+/**
+ * A plan entry (`plan:<kind>` or `approval:requested`) read back for display, one shape per
+ * decision kind: the same shapes `planDetail` writes, with every field optional, since a reader
+ * must show rows of any age without trusting them.
+ */
+export type PlanView =
+  | { kind: "redeploy"; target?: string; platform?: string; reason?: string; culprits: string[] }
+  | { kind: "failover"; reason?: string }
+  | { kind: "below-threshold"; percent?: number; threshold?: number }
+  | { kind: "blocked"; target?: string; reason?: string; until?: string }
+  | { kind: "snoozed"; until?: string }
+  | { kind: "unknown-outcome"; target?: string }
+  | { kind: "exhausted"; tried: string[] }
+  | { kind: "no-targets" | "cannot-measure"; reason?: string }
+  | { kind: "other"; status: string; reason?: string };
+
+const planFields = z.object({
+  target: optionalString,
+  kind: optionalString,
+  action: optionalString,
+  reason: optionalString,
+  until: optionalString,
+  percent: optionalNumber,
+  threshold: optionalNumber,
+  culprits: strings.optional(),
+  tried: strings.optional(),
+});
+
+/** The plan an entry describes; `approval:requested` entries carry the plan awaiting approval. */
+export function readPlan(row: JournalRow): PlanView {
+  const d = planFields.parse(row.detail);
+  const status =
+    row.step === "approval" ? (d.action === "test failover" ? "failover" : "redeploy") : row.status;
+  switch (status) {
+    case "redeploy":
+      return {
+        kind: "redeploy",
+        target: d.target,
+        platform: d.kind,
+        reason: d.reason,
+        culprits: d.culprits ?? [],
+      };
+    case "failover":
+      return { kind: "failover", reason: d.reason };
+    case "below-threshold":
+      return { kind: "below-threshold", percent: d.percent, threshold: d.threshold };
+    case "blocked":
+      return { kind: "blocked", target: d.target, reason: d.reason, until: d.until };
+    case "snoozed":
+      return { kind: "snoozed", until: d.until };
+    case "unknown-outcome":
+      return { kind: "unknown-outcome", target: d.target };
+    case "exhausted":
+      return { kind: "exhausted", tried: d.tried ?? [] };
+    case "no-targets":
+    case "cannot-measure":
+      return { kind: status, reason: d.reason };
+    default:
+      return { kind: "other", status, reason: d.reason };
+  }
+}
