@@ -12,7 +12,7 @@
  * prefix; we prefer a configured cluster (exact spelling) and report `via` so callers know how sure
  * we are. Failing to identify is a value (`found: false`), API failures propagate.
  */
-import type { AtlasProcess } from "./admin-client.ts";
+import type { AtlasProcess } from "./admin-schemas.ts";
 
 /** The fields of an Atlas process (`ApiHostView_Atlas`) this module reads. */
 export type ProcessRef = Pick<

@@ -13,7 +13,8 @@
  * measurements fail it still reports tier and limit, with a "partial" finding. Upstream failures are
  * values; any other exception is a bug and propagates.
  */
-import type { AtlasAdminClient, AtlasCluster, AtlasProcess } from "../atlas/admin-client.ts";
+import type { AtlasAdminClient } from "../atlas/admin-client.ts";
+import type { AtlasCluster, AtlasProcess } from "../atlas/admin-schemas.ts";
 import { processesOfCluster } from "../atlas/cluster-identity.ts";
 import { connectionLimit } from "../atlas/tiers.ts";
 import { ATLAS_MAX_MEASURED_PROCESSES } from "../config/constants.ts";

@@ -8,13 +8,12 @@ import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { isKyError } from "ky";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { digestAuthorization, parseDigestChallenge } from "../../src/atlas/admin-auth.ts";
 import {
   ATLAS_API_VERSIONS,
   type AtlasAdminClientOptions,
   type AtlasAuth,
   createAtlasAdminClient,
-  digestAuthorization,
-  parseDigestChallenge,
 } from "../../src/atlas/admin-client.ts";
 import { MAX_READ_RETRIES, OAUTH_REFRESH_MARGIN_MS } from "../../src/config/constants.ts";
 import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../../src/errors.ts";
