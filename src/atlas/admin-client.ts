@@ -3,7 +3,8 @@
  * `Accept` it was written against (Atlas answers 406 otherwise), its answer parsed by
  * ./admin-schemas.ts into a small typed object, and failures as the shared error classes
  * (`UpstreamHttpError.code` = Atlas's `errorCode`). Auth is ./admin-auth.ts's; this file only asks it
- * for a header and tells it about a 401. It never reads `env`.
+ * for a header and tells it about a 401. It never reads `env`: `createAtlasAdminClientFor` builds the
+ * one client a configuration allows, for its caller to share.
  * Trade-off: every call goes through one `call` loop (sign, send, recover once from a 401), so a call
  * that would want a different retry rule has to be written outside it.
  */
@@ -14,7 +15,7 @@ import {
   ATLAS_MEASUREMENT_PERIOD,
   ATLAS_PROCESSES_PAGE_SIZE,
 } from "../config/constants.ts";
-import type { AtlasAuth } from "../config/schema.ts";
+import type { AtlasAuth, Config } from "../config/schema.ts";
 import {
   type Clock,
   createHttpClient,
@@ -265,3 +266,16 @@ export function createAtlasAdminClient(options: AtlasAdminClientOptions): AtlasA
   };
 }
 
+/**
+ * The one Admin API client a configuration allows, or null without credentials. Build it once per
+ * configuration and share it: a service account's token is cached per client.
+ */
+export function createAtlasAdminClientFor(
+  config: Config,
+  fetch: FetchLike,
+  clock: Clock,
+): AtlasAdminClient | null {
+  return config.atlas.auth
+    ? createAtlasAdminClient({ fetch, baseUrl: config.atlas.baseUrl, auth: config.atlas.auth, clock })
+    : null;
+}

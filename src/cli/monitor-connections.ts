@@ -8,12 +8,13 @@
  * 2 usage or configuration error.
  */
 import { parseArgs } from "node:util";
+import { createAtlasAdminClientFor } from "../atlas/admin-client.ts";
 import { type Config, parseConfig } from "../config/schema.ts";
 import { isConfigError } from "../errors.ts";
 import { readAll } from "../incident/measure.ts";
 import { createNodeFetch } from "../outbound/node-fetch.ts";
 import { type Assessment, assess } from "../stats/assess.ts";
-import { createSourceFactory } from "../stats/sources.ts";
+import { createStatsSourceFactory } from "../stats/sources.ts";
 import type { SeriesPoint, StatsReading } from "../stats/types.ts";
 import { loadEnvironment } from "./environment.ts";
 
@@ -175,8 +176,12 @@ export async function monitorConnections(
   }
   const http = createNodeFetch();
   try {
-    const factory = createSourceFactory(config, http.fetch, { now: () => Date.now() });
-    const sources = factory.sourcesFor(options.groupId, options.cluster);
+    const clock = { now: () => Date.now() };
+    const atlas = createAtlasAdminClientFor(config, http.fetch, clock);
+    const sources = createStatsSourceFactory(config, atlas, clock).sourcesFor(
+      options.groupId,
+      options.cluster,
+    );
     if (sources.length === 0) {
       err(
         `Nothing can measure ${options.cluster}: set MONGODB_URI (or CLUSTERS[].uriSecret) or Atlas API credentials` +

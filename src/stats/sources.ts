@@ -1,29 +1,32 @@
 /**
  * Which stats sources a cluster has, given the configuration: the direct MongoDB source when a
- * connection string applies to it, the Admin API source when credentials are set. Shared by the
- * Worker and the CLIs so both measure a cluster the same way.
+ * connection string applies to it, the Admin API source when there is an Admin API client. Shared by
+ * the Worker and the CLIs so both measure a cluster the same way.
+ *
+ * The Admin API client is the caller's: built once per configuration
+ * (`createAtlasAdminClientFor`) and shared with whatever else the caller does with Atlas (failover,
+ * identifying a cluster), so one service-account token serves them all. Trade-off: every caller
+ * builds the client itself, one line, instead of taking it from here.
  */
-import { type AtlasAdminClient, createAtlasAdminClient } from "../atlas/admin-client.ts";
+import { type AtlasAdminClient, createAtlasAdminClientFor } from "../atlas/admin-client.ts";
 import type { Config } from "../config/schema.ts";
 import type { Clock, FetchLike } from "../outbound/http.ts";
 import { createAtlasStatsSource } from "./atlas-source.ts";
 import { createMongoStatsSource } from "./mongo-source.ts";
 import type { StatsSource } from "./types.ts";
 
-export interface SourceFactory {
-  /** The Admin API client, or null without credentials. */
-  atlas: AtlasAdminClient | null;
+export interface StatsSourceFactory {
   /** The live sources for one cluster (the alert's own value is added by the caller). */
   sourcesFor(groupId: string | null, cluster: string): StatsSource[];
 }
 
-/** Builds the sources configuration allows, on the given `fetch` and clock. */
-export function createSourceFactory(config: Config, fetch: FetchLike, clock: Clock): SourceFactory {
-  const atlas = config.atlas.auth
-    ? createAtlasAdminClient({ fetch, baseUrl: config.atlas.baseUrl, auth: config.atlas.auth, clock })
-    : null;
+/** Builds the sources configuration allows, reading the Admin API through `atlas` when there is one. */
+export function createStatsSourceFactory(
+  config: Config,
+  atlas: AtlasAdminClient | null,
+  clock: Clock,
+): StatsSourceFactory {
   return {
-    atlas,
     sourcesFor(groupId, cluster) {
       const sources: StatsSource[] = [];
       const uri = config.mongoUriFor(groupId, cluster);
@@ -33,4 +36,19 @@ export function createSourceFactory(config: Config, fetch: FetchLike, clock: Clo
       return sources;
     },
   };
+}
+
+/** `createStatsSourceFactory` plus the Admin API client it was given. */
+export interface SourceFactory extends StatsSourceFactory {
+  /** The Admin API client, or null without credentials. */
+  atlas: AtlasAdminClient | null;
+}
+
+/**
+ * Kept for src/ledger/deps.ts until it builds the client itself: builds the one client the
+ * configuration allows and the sources over it. New callers use `createStatsSourceFactory`.
+ */
+export function createSourceFactory(config: Config, fetch: FetchLike, clock: Clock): SourceFactory {
+  const atlas = createAtlasAdminClientFor(config, fetch, clock);
+  return { atlas, ...createStatsSourceFactory(config, atlas, clock) };
 }
