@@ -72,7 +72,8 @@ export async function act(ctx: StepContext, incident: IncidentRecord): Promise<v
         status: "held",
         detail: { detail: `the mode is now ${mode}` },
       });
-      store.update(incident.id, at, { phase: "decide", nextRunAt: now.getTime() });
+      // Nothing is being done any more: the incident shows as open until the new plan moves it.
+      store.update(incident.id, at, { state: "open", phase: "decide", nextRunAt: now.getTime() });
     });
     return;
   }
