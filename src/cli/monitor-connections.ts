@@ -92,7 +92,8 @@ export function credentialProblems(
   for (const reading of readings) {
     if (reading.ok || (reading.reason !== "auth" && reading.reason !== "config")) continue;
     if (reading.source === "mongodb") {
-      const entry = config.clusters.find((c) => c.name === options.cluster && c.uriSecret);
+      // The secret mongoUriFor read for this cluster.
+      const entry = config.cluster(options.groupId, options.cluster);
       problems.push(`${entry?.uriSecret ?? "MONGODB_URI"}: ${reading.error}`);
     } else if (reading.source === "atlas-admin") {
       const keys =
@@ -140,9 +141,7 @@ export function parseOptions(argv: string[], config: Config): Options | string {
   const group = values.group as string | undefined;
   if (group !== undefined && !/^[0-9a-f]{24}$/i.test(group))
     return "--group must be a 24-character hex project id";
-  const matches = config.clusters.filter(
-    (c) => (!named || c.name === named) && (!group || c.groupId === group),
-  );
+  const matches = config.clustersMatching(group ?? null, named ?? null);
   const cluster = named ?? (matches.length === 1 ? matches[0]!.name : undefined);
   if (!cluster) {
     return config.clusters.length > 1
@@ -196,7 +195,7 @@ export async function monitorConnections(
       const assessment = assess({
         readings,
         history,
-        tierHint: config.clusters.find((c) => c.name === options.cluster)?.tier ?? null,
+        tierHint: config.cluster(options.groupId, options.cluster)?.tier ?? null,
         now,
       });
       if (assessment.current !== null) history.push({ at: assessment.at, value: assessment.current });

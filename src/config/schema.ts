@@ -174,6 +174,13 @@ export interface Config {
   mongoUriFor(groupId: string | null, cluster: string): string | undefined;
   /** The mode for one cluster: its `CLUSTERS[].mode`, else `RESPONDER_MODE`. */
   modeFor(groupId: string, cluster: string): ResponderMode;
+  /**
+   * The `CLUSTERS` entry for a cluster, or undefined when `CLUSTERS` does not list it. The project id
+   * is compared without regard to case, the name exactly; a null `groupId` matches any project.
+   */
+  cluster(groupId: string | null, name: string): ClusterConfig | undefined;
+  /** Every `CLUSTERS` entry `cluster()` could match, where a null `groupId` or `name` matches any. */
+  clustersMatching(groupId: string | null, name: string | null): ClusterConfig[];
   /** Look up a secret named by `TARGETS[].secret` or `CLUSTERS[].uriSecret` (validated to exist). */
   secret(name: string): string;
 }
@@ -355,6 +362,16 @@ export function parseConfig(env: Env): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
 
+  // The one rule for finding a cluster in CLUSTERS; every lookup below goes through it.
+  const matching = (groupId: string | null, name: string | null): ClusterConfig[] =>
+    clusters.filter(
+      (c) =>
+        (groupId === null || c.groupId.toLowerCase() === groupId.toLowerCase()) &&
+        (name === null || c.name === name),
+    );
+  const lookup = (groupId: string | null, name: string): ClusterConfig | undefined =>
+    matching(groupId, name)[0];
+
   return {
     webhookSecret: webhookSecret!,
     adminToken,
@@ -368,18 +385,15 @@ export function parseConfig(env: Env): Config {
     secrets,
     mongoUriFor(groupId, cluster) {
       if (clusters.length === 0) return mongodbUri;
-      const entry = clusters.find(
-        (c) => (groupId === null || c.groupId.toLowerCase() === groupId.toLowerCase()) && c.name === cluster,
-      );
+      const entry = lookup(groupId, cluster);
       if (!entry) return undefined;
       return entry.uriSecret ? named.get(entry.uriSecret) : mongodbUri;
     },
     modeFor(groupId, cluster) {
-      const entry = clusters.find(
-        (c) => c.groupId.toLowerCase() === groupId.toLowerCase() && c.name === cluster,
-      );
-      return entry?.mode ?? mode;
+      return lookup(groupId, cluster)?.mode ?? mode;
     },
+    cluster: lookup,
+    clustersMatching: matching,
     secret(name) {
       const value = named.get(name);
       if (value === undefined) throw new Error(`secret ${name} is not part of the configuration`);

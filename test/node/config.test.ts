@@ -148,6 +148,37 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("looks clusters up in one way: project id without case, name exactly, null for any", () => {
+    const config = parseConfig({
+      ...BASE,
+      MONGODB_URI: "mongodb://u:p@shared/?tls=true",
+      STAGING_URI: "mongodb://u:p@staging/?tls=true",
+      CLUSTERS: [
+        { groupId: "66aa00000000000000000003", name: "Cluster0", mode: "auto", tier: "M10" },
+        { groupId: "66AA00000000000000000004", name: "Cluster0", uriSecret: "STAGING_URI" },
+        { groupId: "66aa00000000000000000004", name: "Reports" },
+      ],
+    });
+    expect(config.cluster("66AA00000000000000000003", "Cluster0")?.tier).toBe("M10");
+    expect(config.cluster("66aa00000000000000000004", "Cluster0")?.uriSecret).toBe("STAGING_URI");
+    expect(config.cluster("66aa00000000000000000003", "cluster0")).toBeUndefined();
+    expect(config.cluster(null, "Cluster0")?.groupId).toBe("66aa00000000000000000003");
+    expect(config.clustersMatching("66aa00000000000000000004", null).map((c) => c.name)).toEqual([
+      "Cluster0",
+      "Reports",
+    ]);
+    expect(config.clustersMatching(null, "Cluster0")).toHaveLength(2);
+    expect(config.clustersMatching(null, null)).toHaveLength(3);
+    // The URI and the mode follow the same lookup.
+    expect(config.mongoUriFor("66aa00000000000000000004", "Cluster0")).toBe(
+      "mongodb://u:p@staging/?tls=true",
+    );
+    expect(config.mongoUriFor("66aa00000000000000000004", "Reports")).toBe("mongodb://u:p@shared/?tls=true");
+    expect(config.mongoUriFor("66aa00000000000000000004", "Other")).toBeUndefined();
+    expect(config.modeFor("66AA00000000000000000003", "Cluster0")).toBe("auto");
+    expect(config.modeFor("66aa00000000000000000004", "Reports")).toBe("approve");
+  });
+
   it("refuses duplicate target names", () => {
     const target = { name: "web", kind: "netlify", secret: "HOOK" };
     expect(problemsOf({ ...BASE, HOOK: "https://x.example", TARGETS: [target, target] })).toEqual([

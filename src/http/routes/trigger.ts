@@ -28,9 +28,7 @@ function resolveTarget(
   config: Config,
 ): { groupId: string; cluster: string } | { error: string } {
   if (body.groupId && body.cluster) return { groupId: body.groupId, cluster: body.cluster };
-  const candidates = config.clusters.filter(
-    (c) => (!body.cluster || c.name === body.cluster) && (!body.groupId || c.groupId === body.groupId),
-  );
+  const candidates = config.clustersMatching(body.groupId ?? null, body.cluster ?? null);
   if (candidates.length === 1) return { groupId: candidates[0]!.groupId, cluster: candidates[0]!.name };
   return {
     error:
