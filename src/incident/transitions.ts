@@ -135,7 +135,7 @@ export function scheduleVerify(
   });
 }
 
-/** Plans again now (the next target, or escalation), from the latest figures. */
+/** Plans again now (the next target, or escalation), from the latest figures; open until the plan moves it. */
 export function replan(
   store: IncidentStore,
   id: string,
@@ -143,7 +143,7 @@ export function replan(
   nowMs: number,
   changes: IncidentChanges = {},
 ): void {
-  store.update(id, at, { ...changes, phase: "decide", nextRunAt: nowMs, decision: null });
+  store.update(id, at, { state: "open", ...changes, phase: "decide", nextRunAt: nowMs, decision: null });
 }
 
 /** Measures again at `until` (a snooze, a cooldown, the hourly cap). */

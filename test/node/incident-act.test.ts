@@ -90,6 +90,19 @@ describe("the outcome of a redeploy", () => {
     expect(h.calls.settle.map((s) => s.outcome)).toEqual(["failed", "started"]);
   });
 
+  it("failed, and the cluster was snoozed meanwhile: it waits as open, not as acting", async () => {
+    const h = new CoreHarness({ mode: "auto" });
+    const until = new Date(h.nowMs + 3600_000).toISOString();
+    h.redeployOutcome = () => {
+      h.store.snooze(`name:${CLUSTER}`, until, "U1");
+      return { kind: "failed", detail: "hook answered 500" };
+    };
+    const id = h.trigger();
+    await h.run();
+    expect(h.steps(id).slice(-2)).toEqual(["action:failed", "plan:snoozed"]);
+    expect(h.incident(id)).toMatchObject({ state: "open", phase: "gather", nextRunAt: Date.parse(until) });
+  });
+
   it("failed on the only target: nothing left to try, escalated", async () => {
     const h = new CoreHarness({ mode: "auto", policy: { maxRedeploysPerIncident: 3 } });
     h.redeployOutcome = () => ({ kind: "failed", detail: "hook answered 410" });
