@@ -21,24 +21,13 @@ export const MAX_STEPS_PER_RUN = 50;
 
 export async function advance(ctx: StepContext, incident: IncidentRecord): Promise<void> {
   try {
-    switch (incident.phase) {
-      case "gather":
-        return await gather(ctx, incident, "stats");
-      case "final-read":
-        return await gather(ctx, incident, "final");
-      case "decide":
-        return await decide(ctx, incident);
-      case "act":
-        return await act(ctx, incident);
-      case "verify":
-        return await verify(ctx, incident);
-      case "approval":
-      case "idle":
-        // Nothing is due in these phases; clear a stray schedule.
-        ctx.store.transaction(() =>
-          ctx.store.update(incident.id, ctx.deps.now().toISOString(), { nextRunAt: null }),
-        );
-        return;
+    await step(ctx, incident);
+    // A phase that completed ends a run of failures, whichever phase it was.
+    if (incident.failures > 0) {
+      ctx.store.transaction(() => {
+        if ((ctx.store.incident(incident.id)?.failures ?? 0) > 0)
+          ctx.store.update(incident.id, ctx.deps.now().toISOString(), { failures: 0 });
+      });
     }
   } catch (error) {
     const failures = incident.failures + 1;
@@ -58,6 +47,28 @@ export async function advance(ctx: StepContext, incident: IncidentRecord): Promi
       });
       ctx.store.update(incident.id, at.toISOString(), { failures, nextRunAt: at.getTime() + delay });
     });
+  }
+}
+
+async function step(ctx: StepContext, incident: IncidentRecord): Promise<void> {
+  switch (incident.phase) {
+    case "gather":
+      return gather(ctx, incident, "stats");
+    case "final-read":
+      return gather(ctx, incident, "final");
+    case "decide":
+      return decide(ctx, incident);
+    case "act":
+      return act(ctx, incident);
+    case "verify":
+      return verify(ctx, incident);
+    case "approval":
+    case "idle":
+      // Nothing is due in these phases; clear a stray schedule.
+      ctx.store.transaction(() =>
+        ctx.store.update(incident.id, ctx.deps.now().toISOString(), { nextRunAt: null }),
+      );
+      return;
   }
 }
 

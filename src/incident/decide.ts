@@ -43,9 +43,8 @@ export async function decide(ctx: StepContext, incident: IncidentRecord): Promis
     if (current?.phase !== "decide") return;
     const tried = store.actions(incident.id).some((a) => a.status !== "dry-run");
     store.journal(incident.id, at, { step: "plan", status: decision.kind, detail: planDetail(decision) });
-    const firstDecision = store.actions(incident.id).length === 0 && current.decision === null;
     if (
-      firstDecision &&
+      !current.advised &&
       (decision.kind === "redeploy" || decision.kind === "failover" || decision.kind === "no-targets")
     ) {
       const culprits = decision.kind === "redeploy" ? decision.culprits : [];
@@ -54,6 +53,7 @@ export async function decide(ctx: StepContext, incident: IncidentRecord): Promis
         status: "ok",
         detail: { advice: preventionAdvice(assessment, culprits) },
       });
+      store.update(incident.id, at, { advised: true });
     }
     const mode = current.mode ?? deps.config.modeFor(ctx.groupId, incident.clusterName);
     switch (decision.kind) {

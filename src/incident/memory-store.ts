@@ -120,6 +120,7 @@ export function createMemoryStore(initial: MemoryState = emptyMemoryState()): Me
         approvalRequestedAt: null,
         deferrals: 0,
         killOpDone: false,
+        advised: false,
       });
     },
     update(id, at, changes: IncidentChanges) {

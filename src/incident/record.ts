@@ -68,6 +68,8 @@ export interface IncidentRecord {
   deferrals: number;
   /** Whether this incident already ended the responder's own long-running reads. */
   killOpDone: boolean;
+  /** Whether the prevention advice was journaled (once per incident, at its first actionable plan). */
+  advised: boolean;
 }
 
 /** The fields a transition may change; `updatedAt` is always set by the store. */
@@ -87,6 +89,7 @@ export type IncidentChanges = Partial<
     | "approvalRequestedAt"
     | "deferrals"
     | "killOpDone"
+    | "advised"
   > & { closedAt: string }
 >;
 

@@ -20,6 +20,7 @@
  *               approval_requested_at TEXT NULL   when the current approval was asked for
  *               deferrals INTEGER           waits on a running deploy for the current action
  *               kill_op_done INTEGER        1 once the responder ended its own long reads (M10+)
+ *               advised INTEGER             1 once the prevention advice was journaled
  *               checks_done INTEGER         verification reads done since the last action
  *               failures INTEGER            consecutive step errors (backs off the alarm)
  *               slack_ts, slack_channel     the incident's Slack message, once posted (bot mode)
@@ -159,6 +160,12 @@ const ADDED_COLUMNS: ReadonlyArray<{ name: string; ddl: string; backfill: string
     ddl: "ALTER TABLE incidents ADD COLUMN kill_op_done INTEGER NOT NULL DEFAULT 0",
     backfill: `UPDATE incidents SET kill_op_done = EXISTS (
         SELECT 1 FROM journal WHERE incident_id = incidents.id AND step = 'action' AND status = 'killop')`,
+  },
+  {
+    name: "advised",
+    ddl: "ALTER TABLE incidents ADD COLUMN advised INTEGER NOT NULL DEFAULT 0",
+    backfill: `UPDATE incidents SET advised = EXISTS (
+        SELECT 1 FROM journal WHERE incident_id = incidents.id AND step = 'advice')`,
   },
 ];
 
@@ -304,6 +311,7 @@ export class LedgerStore implements IncidentStore, SlackSyncStore {
       columns.approval_requested_at = changes.approvalRequestedAt;
     if (changes.deferrals !== undefined) columns.deferrals = changes.deferrals;
     if (changes.killOpDone !== undefined) columns.kill_op_done = changes.killOpDone ? 1 : 0;
+    if (changes.advised !== undefined) columns.advised = changes.advised ? 1 : 0;
     const keys = Object.keys(columns);
     this.sql.exec(
       `UPDATE incidents SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`,
@@ -668,5 +676,6 @@ function toIncident(row: Record<string, SqlStorageValue>): IncidentRecord {
     approvalRequestedAt: text(row.approval_requested_at),
     deferrals: Number(row.deferrals ?? 0),
     killOpDone: Number(row.kill_op_done ?? 0) === 1,
+    advised: Number(row.advised ?? 0) === 1,
   };
 }

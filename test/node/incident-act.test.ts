@@ -429,3 +429,18 @@ describe("an unexpected error in a step", () => {
     expect(h.incident(id).state).toBe("verifying");
   });
 });
+
+describe("a run of failures", () => {
+  it("ends when any phase completes, not only gather", async () => {
+    const h = new CoreHarness({ mode: "approve" });
+    const id = h.trigger();
+    await h.run();
+    expect(h.incident(id).state).toBe("awaiting-approval");
+    // A phase that threw earlier left a count behind; the next phase that completes clears it.
+    h.store.transaction(() => h.store.update(id, h.at(), { failures: 3 }));
+    h.decide(id, { decision: "approve" });
+    await h.run();
+    expect(h.calls.redeploy).toHaveLength(1);
+    expect(h.incident(id)).toMatchObject({ state: "verifying", failures: 0 });
+  });
+});

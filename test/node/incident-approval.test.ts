@@ -211,6 +211,9 @@ describe("an approved action checks again before it runs", () => {
       decision: { kind: "redeploy", target: "api" },
     });
     expect(h.find(id, "approval:requested")).toHaveLength(2);
+    // The advice was given with the first plan; the re-plan does not repeat it.
+    expect(h.find(id, "advice:ok")).toHaveLength(1);
+    expect(h.incident(id).advised).toBe(true);
   });
 
   it("a target that left the configuration, with none left, escalates", async () => {

@@ -75,6 +75,13 @@ const OLD_JOURNAL: Array<[string, string, string, string, Record<string, unknown
   ],
   [KILLED, at(1), "action", "sending", { target: "web", kind: "vercel", action: "redeploy", attempt: 1 }],
   [KILLED, at(1), "action", "started", { target: "web", platform: "vercel", detail: "deploy hook accepted" }],
+  [
+    KILLED,
+    at(1),
+    "advice",
+    "ok",
+    { advice: [{ app: null, summary: "M10 cannot tell which app holds them", steps: ["One MongoClient"] }] },
+  ],
   [PLAIN, at(0), "trigger", "opened", { reason: "check", dryRun: true }],
 ];
 
@@ -110,6 +117,7 @@ describe("a ledger written by the previous version", () => {
       expect(old).not.toContain("approval_requested_at");
       expect(old).not.toContain("deferrals");
       expect(old).not.toContain("kill_op_done");
+      expect(old).not.toContain("advised");
 
       OLD_INCIDENTS.forEach(([id, incidentState, phase, decision], i) => {
         sql.exec(
@@ -142,7 +150,7 @@ describe("a ledger written by the previous version", () => {
       store.migrate();
       store.migrate(); // idempotent: the columns exist now, nothing is added or refilled twice
       expect(columns(sql)).toEqual(
-        expect.arrayContaining(["approval_requested_at", "deferrals", "kill_op_done"]),
+        expect.arrayContaining(["approval_requested_at", "deferrals", "kill_op_done", "advised"]),
       );
       expect(columns(sql).filter((c) => c === "deferrals")).toHaveLength(1);
 
@@ -166,11 +174,13 @@ describe("a ledger written by the previous version", () => {
         approvalRequestedAt: null,
         deferrals: 0,
         killOpDone: true,
+        advised: true,
       });
       expect(store.incident(PLAIN)).toMatchObject({
         approvalRequestedAt: null,
         deferrals: 0,
         killOpDone: false,
+        advised: false,
       });
 
       for (const id of [APPROVAL, DEFERRED, KILLED, PLAIN]) {
