@@ -8,7 +8,7 @@ import {
   FLEX_CONNECTIONS_OPEN,
   M0_CONNECTIONS_OPEN,
 } from "../fixtures/atlas-alerts.ts";
-import { admin, deliver, json } from "./support.ts";
+import { admin, captureLogs, deliver, json } from "./support.ts";
 
 type Outcome = { status: string; incident: string | null };
 type Detail = {
@@ -17,6 +17,9 @@ type Detail = {
   alerts: Array<{ alertId: string; event: string | null; status: string }>;
   journal: Array<{ step: string; status: string; detail: Record<string, unknown> }>;
 };
+
+// Every accepted delivery writes a webhook.recorded line; the tests below read them instead of printing.
+const logs = captureLogs(["webhook.recorded"]);
 
 async function incident(id: string): Promise<Detail> {
   const response = await admin(`/incidents/${id}`);
@@ -108,15 +111,17 @@ describe("intake order: size, content type, signature, JSON, schema", () => {
   });
 
   it.each([
-    ["a missing signature", { signature: null }],
-    ["a signature made with another secret", { secret: "not-the-secret" }],
-    ["a signature that is not base64", { signature: "%%%not base64%%%" }],
-    ["a base64 value of the wrong length", { signature: "c2hvcnQ=" }],
-    ["an empty signature", { signature: "" }],
-  ])("answers 401 invalid signature for %s", async (_name, options) => {
+    ["a missing signature", { signature: null }, "signature missing"],
+    ["a signature made with another secret", { secret: "not-the-secret" }, "signature mismatch"],
+    ["a signature that is not base64", { signature: "%%%not base64%%%" }, "signature malformed"],
+    ["a base64 value of the wrong length", { signature: "c2hvcnQ=" }, "signature malformed"],
+    ["an empty signature", { signature: "" }, "signature missing"],
+  ])("answers 401 invalid signature for %s", async (_name, options, reason) => {
+    logs.expect("webhook.rejected");
     const response = await deliver(M0_CONNECTIONS_OPEN, options);
     expect(response.status).toBe(401);
     expect(await json(response)).toEqual({ error: "invalid signature" });
+    expect(logs.of("webhook.rejected")).toEqual([expect.objectContaining({ level: "warn", reason })]);
   });
 
   it("answers 401 for a tampered body, and checks the signature before parsing", async () => {
@@ -125,9 +130,14 @@ describe("intake order: size, content type, signature, JSON, schema", () => {
     const { TEST_SECRETS } = await import("./bindings.ts");
     const signature = await signAtlasBody(body, TEST_SECRETS.ATLAS_WEBHOOK_SECRET);
     const tampered = body.replace("82.4", "12.4");
+    logs.expect("webhook.rejected");
     expect((await deliver(tampered, { signature })).status).toBe(401);
     expect((await deliver("not json at all", { signature })).status).toBe(401);
     expect((await deliver(body, { signature })).status).toBe(202);
+    expect(logs.of("webhook.rejected").map((l) => [l.level, l.reason, l.bytes])).toEqual([
+      ["warn", "signature mismatch", new TextEncoder().encode(tampered).byteLength],
+      ["warn", "signature mismatch", "not json at all".length],
+    ]);
   });
 
   it("verifies unicode bodies byte for byte", async () => {
@@ -205,6 +215,9 @@ describe("dedupe, joining and closing", () => {
     expect(outcomes.filter((o) => o.status === "accepted")).toHaveLength(1);
     expect(outcomes.filter((o) => o.status === "duplicate")).toHaveLength(39);
     expect(new Set(outcomes.map((o) => o.incident)).size).toBe(1);
+    const recorded = logs.of("webhook.recorded").map((l) => l.status);
+    expect(recorded.filter((s) => s === "accepted")).toHaveLength(1);
+    expect(recorded.filter((s) => s === "duplicate")).toHaveLength(39);
     const list = await json<{ incidents: unknown[] }>(await admin("/incidents"));
     expect(list.incidents).toHaveLength(1);
     expect((await incident(outcomes[0]!.incident!)).alerts).toHaveLength(1);

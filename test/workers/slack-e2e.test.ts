@@ -7,7 +7,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "
 import { TEST_SECRETS } from "./bindings.ts";
 import { E2E, E2E_APPROVER } from "./e2e-plan.ts";
 import { alertFor, atlas, mongoControl, platforms, steps, waitFor } from "./e2e-support.ts";
-import { BASE } from "./support.ts";
+import { BASE, captureLogs } from "./support.ts";
 
 interface Visible {
   text: string;
@@ -71,6 +71,10 @@ async function click(ts: string, actionId: string, user: string, overrides: Reco
 }
 
 let leak: { pid: number } | null = null;
+
+// Every alert writes webhook.recorded and every click slack.decision; the tests read them instead of
+// printing, and claim the failures they provoke on purpose.
+const logs = captureLogs(["webhook.recorded", "slack.decision"]);
 
 beforeAll(async () => {
   await atlas.project(E2E.slack.groupId, [{ name: E2E.slack.cluster, tier: "M0" }]);
@@ -152,6 +156,11 @@ describe("the living Slack message", () => {
     );
     expect(await replay.json()).toEqual({ ok: true, applied: false });
     expect(await platforms.calls("slack-web")).toHaveLength(1);
+    expect(logs.of("slack.decision").map((l) => [l.incident, l.user, l.applied])).toEqual([
+      [id, "U0STRANGER", false],
+      [id, E2E_APPROVER, true],
+      [id, E2E_APPROVER, false],
+    ]);
 
     // The redeploy ended the leak: the message ends resolved, with before → after.
     await waitFor(id, (i) => i.state === "resolved");
@@ -175,6 +184,7 @@ describe("the living Slack message", () => {
 
 describe("delivery failures", () => {
   it("retries after a 429 and a Slack error, journals the error by name, and still posts exactly one message", async () => {
+    logs.expect("slack.failed");
     await control("fail-next", {
       method: "chat.postMessage",
       fault: { error: "channel_not_found" },
@@ -194,6 +204,10 @@ describe("delivery failures", () => {
     const detail = await waitFor(id, (i) => steps(i).includes("slack:failed"));
     const errors = detail.journal.filter((j) => j.step === "slack").map((j) => j.detail.error);
     expect(errors).toEqual(["channel_not_found", "ratelimited"]);
+    expect(logs.of("slack.failed").map((l) => [l.level, l.incident, l.error])).toEqual([
+      ["warn", id, "channel_not_found"],
+      ["warn", id, "ratelimited"],
+    ]);
     expect(message).toBeDefined();
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await messagesAbout(id)).toHaveLength(1);
@@ -225,6 +239,7 @@ describe("POST /slack/actions", () => {
   }
 
   it("refuses a stale timestamp, another secret and a tampered body with 401", async () => {
+    logs.expect("slack.actions-rejected");
     const stale = await signedFor({ timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
     expect((await post(stale.headers, stale.body)).status).toBe(401);
     const other = await signedFor({ secret: "not-the-signing-secret" });
@@ -237,6 +252,14 @@ describe("POST /slack/actions", () => {
     expect(await answer.json()).toEqual({ error: "invalid signature" });
     // The untampered click goes through: anyone may skip.
     expect(await (await post(good.headers, good.body)).json()).toEqual({ ok: true, applied: true });
+    expect(logs.of("slack.actions-rejected").map((l) => [l.level, l.reason])).toEqual([
+      ["warn", "signature stale"],
+      ["warn", "signature mismatch"],
+      ["warn", "signature mismatch"],
+    ]);
+    expect(logs.of("slack.decision")).toEqual([
+      expect.objectContaining({ decision: "skip", user: "U0ANYONE", applied: true }),
+    ]);
   }, 30_000);
 
   it("answers 400 for a signed body that is not a block_actions payload", async () => {
