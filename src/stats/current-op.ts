@@ -69,17 +69,11 @@ export const CurrentOpEntrySchema = z.object({
 });
 export type CurrentOpEntry = z.infer<typeof CurrentOpEntrySchema>;
 
-/** Only what attribution needs: keeps the answer small on a cluster with thousands of connections. */
-export const CURRENT_OP_PROJECTION = {
+/** What every listing reads of an operation: whose it is, what it is, and how long it has run. */
+const OPERATION_FIELDS = {
   type: 1,
-  connectionId: 1,
-  client: 1,
   appName: 1,
   "clientMetadata.application.name": 1,
-  "clientMetadata.driver.name": 1,
-  "clientMetadata.driver.version": 1,
-  "clientMetadata.env.name": 1,
-  "clientMetadata.env.region": 1,
   active: 1,
   opid: 1,
   op: 1,
@@ -89,20 +83,19 @@ export const CURRENT_OP_PROJECTION = {
   effectiveUsers: 1,
 } as const;
 
-/** What the kill step needs of each own operation; `command` only to tell reads from writes. */
-export const OWN_OPERATION_PROJECTION = {
-  type: 1,
-  appName: 1,
-  "clientMetadata.application.name": 1,
-  active: 1,
-  opid: 1,
-  op: 1,
-  ns: 1,
-  secs_running: 1,
-  microsecs_running: 1,
-  effectiveUsers: 1,
-  command: 1,
+/** Only what attribution needs: keeps the answer small on a cluster with thousands of connections. */
+export const CURRENT_OP_PROJECTION = {
+  ...OPERATION_FIELDS,
+  connectionId: 1,
+  client: 1,
+  "clientMetadata.driver.name": 1,
+  "clientMetadata.driver.version": 1,
+  "clientMetadata.env.name": 1,
+  "clientMetadata.env.region": 1,
 } as const;
+
+/** What the kill step needs of each own operation; `command` only to tell reads from writes. */
+export const OWN_OPERATION_PROJECTION = { ...OPERATION_FIELDS, command: 1 } as const;
 
 /** `$currentOp.op` values that are reads whatever the command (find and its getMores). */
 const READ_OPS = new Set(["query", "getmore"]);

@@ -82,15 +82,13 @@ export interface MongoOperations {
 export interface OwnOperationsConnection {
   /** The user and auth database of the connection string; undefined when it names none. */
   readonly user: DatabaseUser | undefined;
-  connect(): Promise<void>;
-  /** `$currentOp` with `allUsers: false`: the server lists only our own user's operations. */
-  listOwnOperations(): Promise<
-    { ok: true; entries: CurrentOpEntry[] } | { ok: false; refusal: "tier" | "unauthorized" }
-  >;
-  /** `killOp`; a server's refusal is a value (`detail`: its class and code name, no free text). */
-  killOp(
-    opid: number | string,
-  ): Promise<{ ok: true } | { ok: false; refusal: "unauthorized" | "error"; detail: string }>;
+  /**
+   * Connects and runs `$currentOp` with `allUsers: false` (the server lists only our own user's
+   * operations), or says why they cannot be listed: the tier refuses it, or the user may not.
+   */
+  listOwnOperations(): Promise<CurrentOpEntry[] | "tier-refused" | "unauthorized">;
+  /** `killOp`: undefined once sent; a server's refusal as a value (`detail`: class and code name only). */
+  killOp(opid: number | string): Promise<{ unauthorized: boolean; detail: string } | undefined>;
   /** A thrown error as a reason and a message safe to show anywhere. */
   failure(error: unknown): { reason: FailureReason; error: string };
 }
@@ -105,6 +103,7 @@ export async function killOwnLongOperations(
   const killed: LongOperation[] = [];
   const refused: RefusedKill[] = [];
   const spared: SparedOperation[] = [];
+  const done = { ok: true as const, at, killed, refused, spared };
   const fail = (failure: { reason: FailureReason; error: string }): KillLongOperationsResult => ({
     ok: false,
     at,
@@ -114,36 +113,34 @@ export async function killOwnLongOperations(
   });
   try {
     const user = connection.user;
-    if (!user) return { ok: true, at, killed, refused, spared, skipped: "no-user" };
-    await connection.connect();
+    if (!user) return { ...done, skipped: "no-user" };
     const listed = await connection.listOwnOperations();
-    if (!listed.ok) {
-      if (listed.refusal === "tier") return { ok: true, at, killed, refused, spared, skipped: "tier" };
+    if (listed === "tier-refused") return { ...done, skipped: "tier" };
+    if (listed === "unauthorized") {
       return fail({
         reason: "auth",
         error: "the responder's user may not run $currentOp (Unauthorized; sharded clusters need inprog)",
       });
     }
-    for (const { operation, entry } of ownLongOperationsIn(listed.entries, user, minSeconds)) {
+    for (const { operation, entry } of ownLongOperationsIn(listed, user, minSeconds)) {
       if (!isRead(entry)) {
         spared.push({ ...operation, reason: "not-a-read" });
         continue;
       }
-      const answer = await connection.killOp(operation.opid);
-      if (answer.ok) {
+      const refusal = await connection.killOp(operation.opid);
+      if (!refusal) {
         killed.push(operation);
         continue;
       }
       refused.push({
         ...operation,
-        reason: answer.refusal,
-        detail:
-          answer.refusal === "unauthorized"
-            ? "Unauthorized: not the responder's user's operation, or it ended before killOp reached it"
-            : answer.detail,
+        reason: refusal.unauthorized ? "unauthorized" : "error",
+        detail: refusal.unauthorized
+          ? "Unauthorized: not the responder's user's operation, or it ended before killOp reached it"
+          : refusal.detail,
       });
     }
-    return { ok: true, at, killed, refused, spared };
+    return done;
   } catch (error) {
     return fail(connection.failure(error));
   }

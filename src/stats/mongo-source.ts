@@ -48,7 +48,6 @@ import {
   type KillLongOperationsResult,
   killOwnLongOperations,
   type MongoOperations,
-  type OwnOperationsConnection,
 } from "./kill-operations.ts";
 import type { FailureReason, Finding, StatsFailure, StatsSource, StatsSuccess } from "./types.ts";
 
@@ -110,17 +109,29 @@ interface Failure {
   findings: Finding[];
 }
 
-/** The short-lived client every call uses: at most two sockets per node, closed before it returns. */
-function shortLivedClientOptions(options: {
-  serverSelectionTimeoutMS: number;
+const failure = (reason: FailureReason, error: string, findings: Finding[] = []): Failure => ({
+  reason,
+  error,
+  findings,
+});
+
+/**
+ * The short-lived client every call uses: at most two sockets per node, closed before `run` returns.
+ * A connection string the driver refuses is a `config` failure, handed to `invalid`.
+ */
+function shortLived(options: {
+  uri: string;
+  clock?: () => Date;
+  serverSelectionTimeoutMS?: number;
   socketTimeoutMS?: number;
-}): MongoClientOptions {
-  return {
+}) {
+  const serverSelectionTimeoutMS = options.serverSelectionTimeoutMS ?? MONGO_SERVER_SELECTION_TIMEOUT_MS;
+  const clientOptions: MongoClientOptions = {
     appName: RESPONDER_APP_NAME,
     maxPoolSize: 1,
     minPoolSize: 0,
-    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS,
-    connectTimeoutMS: options.serverSelectionTimeoutMS,
+    serverSelectionTimeoutMS,
+    connectTimeoutMS: serverSelectionTimeoutMS,
     socketTimeoutMS: options.socketTimeoutMS ?? DEFAULT_HTTP_TIMEOUT_MS,
     // Polling, never streaming: streaming adds an RTT-pinger socket per node (a third socket).
     serverMonitoringMode: "poll",
@@ -128,69 +139,72 @@ function shortLivedClientOptions(options: {
     retryReads: false,
     retryWrites: false,
   };
+  return {
+    clock: options.clock ?? (() => new Date()),
+    /** A thrown driver error as a failure that is safe to show anywhere. */
+    classify: (error: unknown) => classify(error, serverSelectionTimeoutMS),
+    async run<T>(invalid: (failure: Failure) => T, use: (client: MongoClient) => Promise<T>): Promise<T> {
+      let client: MongoClient;
+      try {
+        client = new MongoClient(options.uri, clientOptions);
+      } catch (error) {
+        return invalid(configFailure(error));
+      }
+      try {
+        return await use(client);
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    },
+  };
 }
 
 /** A stats source that reads connection counts (and, on M10+, per-app attribution) over the driver. */
 export function createMongoStatsSource(options: MongoStatsSourceOptions): MongoStatsSource {
-  const clock = options.clock ?? (() => new Date());
-  const serverSelectionTimeoutMS = options.serverSelectionTimeoutMS ?? MONGO_SERVER_SELECTION_TIMEOUT_MS;
+  const mongo = shortLived(options);
   const longOperationSeconds = options.longOperationSeconds ?? LONG_OPERATION_SECONDS;
-  const clientOptions = shortLivedClientOptions({
-    serverSelectionTimeoutMS,
-    socketTimeoutMS: options.socketTimeoutMS,
-  });
 
   return {
     name: "mongodb",
     async read(): Promise<MongoStatsReading> {
-      const at = clock().toISOString();
+      const at = mongo.clock().toISOString();
       const fail = (failure: Failure): MongoStatsReading => ({
         source: "mongodb",
         ok: false,
         at,
         ...failure,
       });
-      let client: MongoClient;
-      try {
-        client = new MongoClient(options.uri, clientOptions);
-      } catch (error) {
-        return fail(configFailure(error));
-      }
-      try {
-        await client.connect();
-        const admin = client.db("admin");
-        const status = ServerStatusSchema.safeParse(await admin.command({ serverStatus: 1 }));
-        if (!status.success) {
-          return fail({
-            reason: "unknown",
-            error: "serverStatus answered without connection counts",
-            findings: [],
-          });
+      return mongo.run(fail, async (client) => {
+        try {
+          await client.connect();
+          const admin = client.db("admin");
+          const status = ServerStatusSchema.safeParse(await admin.command({ serverStatus: 1 }));
+          if (!status.success) {
+            return fail(failure("unknown", "serverStatus answered without connection counts"));
+          }
+          const { current, available, totalCreated } = status.data.connections;
+          const findings: Finding[] = [];
+          const entries = await readCurrentOp(admin, findings);
+          const user = databaseUser(client);
+          const ownLongOperations =
+            entries && user
+              ? ownLongOperationsIn(entries, user, longOperationSeconds).map(({ operation }) => operation)
+              : undefined;
+          return {
+            source: "mongodb",
+            ok: true,
+            at,
+            current,
+            ...(available !== undefined ? { available, limit: current + available } : {}),
+            ...(totalCreated !== undefined ? { totalCreated } : {}),
+            ...(entries ? { byApp: attribute(entries) } : {}),
+            ...(ownLongOperations ? { ownLongOperations } : {}),
+            findings,
+          };
+        } catch (error) {
+          return fail(mongo.classify(error));
         }
-        const { current, available, totalCreated } = status.data.connections;
-        const findings: Finding[] = [];
-        const entries = await readCurrentOp(admin, findings);
-        const user = databaseUser(client);
-        const ownLongOperations =
-          entries && user
-            ? ownLongOperationsIn(entries, user, longOperationSeconds).map(({ operation }) => operation)
-            : undefined;
-        return {
-          source: "mongodb",
-          ok: true,
-          at,
-          current,
-          ...(available !== undefined ? { available, limit: current + available } : {}),
-          ...(totalCreated !== undefined ? { totalCreated } : {}),
-          ...(entries ? { byApp: attribute(entries) } : {}),
-          ...(ownLongOperations ? { ownLongOperations } : {}),
-          findings,
-        };
-      } catch (error) {
-        return fail(classify(error, serverSelectionTimeoutMS));
-      } finally {
-        await client.close().catch(() => undefined);
-      }
+      });
     },
   };
 }
@@ -198,81 +212,49 @@ export function createMongoStatsSource(options: MongoStatsSourceOptions): MongoS
 /**
  * Kills the long-running reads of the connection string's own database user, where the tier lets it
  * list them (M10+). One short-lived client per call, like a stats read; what is killed is
- * ./kill-operations.ts's decision.
+ * ./kill-operations.ts's decision, over the connection below.
  */
 export function createMongoOperations(options: MongoOperationsOptions): MongoOperations {
-  const clock = options.clock ?? (() => new Date());
-  const serverSelectionTimeoutMS = options.serverSelectionTimeoutMS ?? MONGO_SERVER_SELECTION_TIMEOUT_MS;
-  const clientOptions = shortLivedClientOptions({
-    serverSelectionTimeoutMS,
-    socketTimeoutMS: options.socketTimeoutMS,
-  });
-
+  const mongo = shortLived(options);
   return {
     async killOwnLongOperations(request = {}): Promise<KillLongOperationsResult> {
-      const at = clock().toISOString();
-      let client: MongoClient;
-      try {
-        client = new MongoClient(options.uri, clientOptions);
-      } catch (error) {
-        const { reason, error: message } = configFailure(error);
-        return { ok: false, at, reason, error: message, killed: [] };
-      }
-      try {
-        return await killOwnLongOperations(
-          ownOperationsConnection(client, serverSelectionTimeoutMS),
-          at,
-          request,
-        );
-      } finally {
-        await client.close().catch(() => undefined);
-      }
+      const at = mongo.clock().toISOString();
+      return mongo.run(
+        ({ reason, error }) => ({ ok: false, at, reason, error, killed: [] }),
+        (client) =>
+          killOwnLongOperations(
+            {
+              user: databaseUser(client),
+              async listOwnOperations() {
+                await client.connect();
+                try {
+                  // allUsers: false — the server lists only our own user's operations, and needs no inprog.
+                  return await listCurrentOp(
+                    client.db("admin"),
+                    { allUsers: false, idleConnections: false },
+                    OWN_OPERATION_PROJECTION,
+                  );
+                } catch (error) {
+                  if (isTierRefusal(error)) return "tier-refused";
+                  if (isUnauthorized(error)) return "unauthorized";
+                  throw error;
+                }
+              },
+              async killOp(opid) {
+                try {
+                  await client.db("admin").command({ killOp: 1, op: opid });
+                } catch (error) {
+                  if (!(error instanceof MongoServerError)) throw error;
+                  return { unauthorized: error.code === UNAUTHORIZED_CODE, detail: describeError(error) };
+                }
+              },
+              failure: mongo.classify,
+            },
+            at,
+            request,
+          ),
+      );
     },
-  };
-}
-
-/** The kill action's view of one client: listing and killing own operations, refusals as values. */
-function ownOperationsConnection(
-  client: MongoClient,
-  serverSelectionTimeoutMS: number,
-): OwnOperationsConnection {
-  const admin = () => client.db("admin");
-  return {
-    user: databaseUser(client),
-    async connect() {
-      await client.connect();
-    },
-    async listOwnOperations() {
-      try {
-        // allUsers: false — the server lists only our own user's operations, and needs no inprog.
-        const entries = await listCurrentOp(
-          admin(),
-          { allUsers: false, idleConnections: false },
-          OWN_OPERATION_PROJECTION,
-        );
-        return { ok: true, entries };
-      } catch (error) {
-        if (isTierRefusal(error)) return { ok: false, refusal: "tier" };
-        if (error instanceof MongoServerError && error.code === UNAUTHORIZED_CODE) {
-          return { ok: false, refusal: "unauthorized" };
-        }
-        throw error;
-      }
-    },
-    async killOp(opid) {
-      try {
-        await admin().command({ killOp: 1, op: opid });
-        return { ok: true };
-      } catch (error) {
-        if (!(error instanceof MongoServerError)) throw error;
-        return {
-          ok: false,
-          refusal: error.code === UNAUTHORIZED_CODE ? "unauthorized" : "error",
-          detail: describeError(error),
-        };
-      }
-    },
-    failure: (error) => classify(error, serverSelectionTimeoutMS),
   };
 }
 
@@ -286,6 +268,9 @@ async function listCurrentOp(
   for await (const doc of cursor) entries.push(CurrentOpEntrySchema.parse(doc));
   return entries;
 }
+
+const isUnauthorized = (error: unknown): boolean =>
+  error instanceof MongoServerError && error.code === UNAUTHORIZED_CODE;
 
 function isTierRefusal(error: unknown): boolean {
   return (
@@ -315,7 +300,7 @@ async function readCurrentOp(admin: Db, findings: Finding[]): Promise<CurrentOpE
         detail:
           "this cluster tier does not allow $currentOp (M0, Flex, serverless): connections cannot be attributed to apps",
       });
-    } else if (error instanceof MongoServerError && error.code === UNAUTHORIZED_CODE) {
+    } else if (isUnauthorized(error)) {
       findings.push({
         kind: "partial",
         detail:
@@ -329,11 +314,7 @@ async function readCurrentOp(admin: Db, findings: Finding[]): Promise<CurrentOpE
 }
 
 function configFailure(error: unknown): Failure {
-  return {
-    reason: "config",
-    error: `the MongoDB connection string is invalid (${errorName(error)})`,
-    findings: [],
-  };
+  return failure("config", `the MongoDB connection string is invalid (${errorName(error)})`);
 }
 
 /** Maps a driver error to a reason and a message that is safe to show anywhere. */
@@ -341,59 +322,42 @@ function classify(error: unknown, serverSelectionTimeoutMS: number): Failure {
   const chain = causes(error);
   const serverError = chain.find((e): e is MongoServerError => e instanceof MongoServerError);
   if (serverError?.code === AUTHENTICATION_FAILED_CODE) {
-    return {
-      reason: "auth",
-      error: "MongoDB rejected the monitoring user's credentials (AuthenticationFailed)",
-      findings: [],
-    };
+    return failure("auth", "MongoDB rejected the monitoring user's credentials (AuthenticationFailed)");
   }
   if (serverError?.code === UNAUTHORIZED_CODE) {
-    return {
-      reason: "auth",
-      error: "the monitoring user may not run serverStatus (Unauthorized); it needs the clusterMonitor role",
-      findings: [],
-    };
+    return failure(
+      "auth",
+      "the monitoring user may not run serverStatus (Unauthorized); it needs the clusterMonitor role",
+    );
   }
   const codes = new Set(chain.map(systemCode).filter((code): code is string => code !== undefined));
   if ([...codes].some((code) => DNS_CODES.has(code)) || chain.some(isDnsError)) {
-    return { reason: "not-found", error: "the cluster's host name did not resolve", findings: [] };
+    return failure("not-found", "the cluster's host name did not resolve");
   }
   if (chain.some(isDroppedConnection)) {
-    return {
-      reason: "refused",
-      error: "MongoDB accepted the connection and closed it before the handshake finished",
-      findings: [
-        {
-          kind: "cluster-full",
-          detail: "the server drops new connections unanswered, as it does at its connection limit",
-        },
-      ],
-    };
+    return failure("refused", "MongoDB accepted the connection and closed it before the handshake finished", [
+      {
+        kind: "cluster-full",
+        detail: "the server drops new connections unanswered, as it does at its connection limit",
+      },
+    ]);
   }
   if (codes.has("ECONNREFUSED")) {
-    return { reason: "refused", error: "nothing accepted the connection (ECONNREFUSED)", findings: [] };
+    return failure("refused", "nothing accepted the connection (ECONNREFUSED)");
   }
   if (
     error instanceof MongoServerSelectionError ||
     chain.some((e) => e instanceof MongoNetworkTimeoutError)
   ) {
-    return {
-      reason: "timeout",
-      error: `no MongoDB server answered within ${serverSelectionTimeoutMS} ms`,
-      findings: [],
-    };
+    return failure("timeout", `no MongoDB server answered within ${serverSelectionTimeoutMS} ms`);
   }
   if (serverError) {
-    return {
-      reason: "unknown",
-      error: `MongoDB refused a command (${describeError(serverError)})`,
-      findings: [],
-    };
+    return failure("unknown", `MongoDB refused a command (${describeError(serverError)})`);
   }
   if (errorName(error) === "MongoParseError" || errorName(error) === "MongoInvalidArgumentError") {
     return configFailure(error);
   }
-  return { reason: "unknown", error: `unexpected MongoDB failure (${describeError(error)})`, findings: [] };
+  return failure("unknown", `unexpected MongoDB failure (${describeError(error)})`);
 }
 
 /** The error, its `cause`s and, for a server-selection failure, each server's last monitoring error. */
