@@ -12,7 +12,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { OAUTH_REFRESH_MARGIN_MS } from "../config/constants.ts";
-import type { AtlasAuth } from "../config/schema.ts";
 import type { Clock, HttpClient, HttpMethod, HttpRequest, HttpResponse } from "../outbound/http.ts";
 import { parseBody } from "./admin-schemas.ts";
 
@@ -29,7 +28,8 @@ export interface Authorizer {
   recover(response: HttpResponse, sent: string | undefined): Promise<boolean>;
 }
 
-function serviceAccountAuth(
+/** Service-account auth: tokens minted at `tokenUrl` over `http`, cached per authorizer. */
+export function serviceAccountAuth(
   auth: { clientId: string; clientSecret: string },
   http: HttpClient,
   tokenUrl: URL,
@@ -153,7 +153,8 @@ function randomHex(bytes: number): string {
   return [...buffer].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function digestAuth(auth: { publicKey: string; privateKey: string }): Authorizer {
+/** API-key auth: HTTP Digest, answering the challenge of the first 401. */
+export function digestAuth(auth: { publicKey: string; privateKey: string }): Authorizer {
   let challenge: DigestChallenge | undefined;
   let nc = 0;
   return {
@@ -178,16 +179,4 @@ function digestAuth(auth: { publicKey: string; privateKey: string }): Authorizer
       return true;
     },
   };
-}
-
-/** The authorizer for `auth`: service-account tokens come from `${baseUrl}/api/oauth/token` over `http`. */
-export function createAuthorizer(
-  auth: AtlasAuth,
-  http: HttpClient,
-  baseUrl: string,
-  clock: Clock,
-): Authorizer {
-  return auth.kind === "service-account"
-    ? serviceAccountAuth(auth, http, new URL(`${baseUrl}/api/oauth/token`), clock)
-    : digestAuth(auth);
 }

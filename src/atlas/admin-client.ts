@@ -23,7 +23,7 @@ import {
   type HttpMethod,
   type HttpRequest,
 } from "../outbound/http.ts";
-import { createAuthorizer } from "./admin-auth.ts";
+import { digestAuth, serviceAccountAuth } from "./admin-auth.ts";
 import {
   AlertBody,
   ATLAS_SERVICE,
@@ -120,7 +120,10 @@ export function createAtlasAdminClient(options: AtlasAdminClientOptions): AtlasA
     random: options.random,
     clock,
   });
-  const authorizer = createAuthorizer(options.auth, http, base, clock);
+  const authorizer =
+    options.auth.kind === "service-account"
+      ? serviceAccountAuth(options.auth, http, new URL(`${base}/api/oauth/token`), clock)
+      : digestAuth(options.auth);
 
   async function call<T>(op: {
     method: HttpMethod;
@@ -275,7 +278,6 @@ export function createAtlasAdminClientFor(
   fetch: FetchLike,
   clock: Clock,
 ): AtlasAdminClient | null {
-  return config.atlas.auth
-    ? createAtlasAdminClient({ fetch, baseUrl: config.atlas.baseUrl, auth: config.atlas.auth, clock })
-    : null;
+  const { baseUrl, auth } = config.atlas;
+  return auth ? createAtlasAdminClient({ fetch, baseUrl, auth, clock }) : null;
 }

@@ -15,7 +15,9 @@ import { createAtlasStatsSource } from "./atlas-source.ts";
 import { createMongoStatsSource } from "./mongo-source.ts";
 import type { StatsSource } from "./types.ts";
 
-export interface StatsSourceFactory {
+export interface SourceFactory {
+  /** The Admin API client the factory was given, or null without credentials. */
+  atlas: AtlasAdminClient | null;
   /** The live sources for one cluster (the alert's own value is added by the caller). */
   sourcesFor(groupId: string | null, cluster: string): StatsSource[];
 }
@@ -25,8 +27,9 @@ export function createStatsSourceFactory(
   config: Config,
   atlas: AtlasAdminClient | null,
   clock: Clock,
-): StatsSourceFactory {
+): SourceFactory {
   return {
+    atlas,
     sourcesFor(groupId, cluster) {
       const sources: StatsSource[] = [];
       const uri = config.mongoUriFor(groupId, cluster);
@@ -38,17 +41,10 @@ export function createStatsSourceFactory(
   };
 }
 
-/** `createStatsSourceFactory` plus the Admin API client it was given. */
-export interface SourceFactory extends StatsSourceFactory {
-  /** The Admin API client, or null without credentials. */
-  atlas: AtlasAdminClient | null;
-}
-
 /**
  * Kept for src/ledger/deps.ts until it builds the client itself: builds the one client the
  * configuration allows and the sources over it. New callers use `createStatsSourceFactory`.
  */
 export function createSourceFactory(config: Config, fetch: FetchLike, clock: Clock): SourceFactory {
-  const atlas = createAtlasAdminClientFor(config, fetch, clock);
-  return { atlas, ...createStatsSourceFactory(config, atlas, clock) };
+  return createStatsSourceFactory(config, createAtlasAdminClientFor(config, fetch, clock), clock);
 }
