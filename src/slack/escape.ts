@@ -76,7 +76,8 @@ export function joinLines(lines: readonly string[], max: number, noun: string): 
   return out.join("\n");
 }
 
-const timeOf = (iso: string | undefined): number => (iso ? Date.parse(iso) : Number.NaN);
+/** An ISO time in milliseconds; NaN when absent or unreadable. */
+export const timeOf = (iso: string | undefined): number => (iso ? Date.parse(iso) : Number.NaN);
 
 /** A Slack date token: shown in each reader's own time zone, with a UTC fallback. */
 export function when(iso: string | undefined): string {

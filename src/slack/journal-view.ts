@@ -9,7 +9,7 @@
  * failing the whole message.
  */
 import type { IncidentState, JournalEntry } from "../incident/view.ts";
-import { escapeText, when, who } from "./escape.ts";
+import { escapeText, timeOf, when, who } from "./escape.ts";
 
 /** The sparkline spans this long. */
 const SPARK_WINDOW_MS = 60 * 60 * 1000;
@@ -33,7 +33,6 @@ export const list = (d: Detail, key: string): unknown[] => {
   return Array.isArray(v) ? v : [];
 };
 export const detailOf = (entry: JournalEntry): Detail => (isRecord(entry.detail) ? entry.detail : {});
-const timeOf = (iso: string | undefined): number => (iso ? Date.parse(iso) : Number.NaN);
 
 export interface Reading {
   at: string;

@@ -291,14 +291,17 @@ function approvalBlock(
 ): Block {
   const request = requestIndex >= 0 ? journal[requestIndex] : undefined;
   // The value names the request it answers, so a click on an outdated render can be told apart.
-  const value = request ? `${incident.id}${BUTTON_VALUE_SEPARATOR}${request.at}` : incident.id;
+  const value = (request ? `${incident.id}${BUTTON_VALUE_SEPARATOR}${request.at}` : incident.id).slice(
+    0,
+    LIMITS.buttonValueChars,
+  );
   const plan = request ? detailOf(request) : {};
   const failover = str(plan, "kind") === "failover" || lastOf(journal, "plan")?.status === "failover";
   const approve: ButtonElement = {
     type: "button",
     action_id: SLACK_ACTION_IDS.approve,
     text: plain("Approve", LIMITS.buttonTextChars),
-    value: value.slice(0, LIMITS.buttonValueChars),
+    value,
     style: "primary",
   };
   if (failover) {
@@ -324,13 +327,13 @@ function approvalBlock(
         type: "button",
         action_id: SLACK_ACTION_IDS.skip,
         text: plain("Skip", LIMITS.buttonTextChars),
-        value: value.slice(0, LIMITS.buttonValueChars),
+        value,
       },
       {
         type: "button",
         action_id: SLACK_ACTION_IDS.snooze,
         text: plain("Snooze 1 h", LIMITS.buttonTextChars),
-        value: value.slice(0, LIMITS.buttonValueChars),
+        value,
       },
     ],
   };
