@@ -109,7 +109,7 @@ function pickCluster(config: Config, name: string | undefined): ClusterConfig | 
     if (config.clusters.length === 1) return config.clusters[0]!;
     return `--cluster is required: CLUSTERS lists ${names}`;
   }
-  const matches = config.clusters.filter((c) => c.name === name);
+  const matches = config.clustersMatching(null, name);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) return `CLUSTERS lists no cluster ${name} (it lists ${names})`;
   return `CLUSTERS lists ${name} in ${matches.length} projects; keep one entry per name to fix it here`;

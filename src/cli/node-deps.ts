@@ -7,6 +7,7 @@
  * Wiring only, kept line for line with the Worker's so both doors run the same core the same way.
  * Trade-off: duplicated wiring until a shared builder takes `fetch`, a limiter and a logger.
  */
+import { createAtlasAdminClientFor } from "../atlas/admin-client.ts";
 import { parseConnectionString, resolveClusterName } from "../atlas/cluster-identity.ts";
 import type { Config } from "../config/schema.ts";
 import type { ActionLimiter, CoreDeps } from "../incident/deps.ts";
@@ -15,7 +16,7 @@ import { deliveryOfError } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createRedeployAdapter } from "../platforms/index.ts";
 import { createMongoOperations } from "../stats/mongo-source.ts";
-import { createSourceFactory } from "../stats/sources.ts";
+import { createStatsSourceFactory } from "../stats/sources.ts";
 
 const MIN_SCRUB_LENGTH = 6;
 
@@ -45,7 +46,10 @@ export function createNodeDeps(options: NodeDepsOptions): CoreDeps {
   const { config, limiter, log } = options;
   const fetchImpl = options.fetch;
   const now = options.now ?? (() => new Date());
-  const factory = createSourceFactory(config, fetchImpl, { now: () => now().getTime() });
+  const clock = { now: () => now().getTime() };
+  // One Admin API client for the sources, Test Failover and cluster identification.
+  const atlas = createAtlasAdminClientFor(config, fetchImpl, clock);
+  const factory = createStatsSourceFactory(config, atlas, clock);
   return {
     now,
     config,
@@ -54,9 +58,9 @@ export function createNodeDeps(options: NodeDepsOptions): CoreDeps {
     adapter: (target) =>
       createRedeployAdapter({ target, secrets: (name: string) => config.secret(name), fetch: fetchImpl }),
     async failover(groupId, cluster) {
-      if (!factory.atlas) return { kind: "failed", detail: "no Atlas Admin API credentials are configured" };
+      if (!atlas) return { kind: "failed", detail: "no Atlas Admin API credentials are configured" };
       try {
-        await factory.atlas.restartPrimaries(groupId, cluster);
+        await atlas.restartPrimaries(groupId, cluster);
         return { kind: "started", detail: "Atlas accepted Test Failover" };
       } catch (error) {
         const { message } = describeError(error);
@@ -69,13 +73,10 @@ export function createNodeDeps(options: NodeDepsOptions): CoreDeps {
       return uri ? createMongoOperations({ uri }).killOwnLongOperations() : null;
     },
     async identify(groupId, location) {
-      const clusters = config.clusters
-        .filter((c) => c.groupId.toLowerCase() === groupId.toLowerCase())
-        .map((c) => {
-          const uri = config.mongoUriFor(groupId, c.name);
-          return { groupId, name: c.name, hostnames: uri ? parseConnectionString(uri).hosts : [] };
-        });
-      const atlas = factory.atlas;
+      const clusters = config.clustersMatching(groupId, null).map((c) => {
+        const uri = config.mongoUriFor(groupId, c.name);
+        return { groupId, name: c.name, hostnames: uri ? parseConnectionString(uri).hosts : [] };
+      });
       try {
         const identity = await resolveClusterName(
           { groupId, ...location },
