@@ -7,7 +7,7 @@ import type { Config, Target } from "../config/schema.ts";
 import type { Logger } from "../observability/log.ts";
 import type { RedeployAdapter } from "../platforms/types.ts";
 import type { PastAction } from "../response/policy.ts";
-import type { KillLongOperationsResult } from "../stats/mongo-source.ts";
+import type { KillLongOperationsResult } from "../stats/kill-operations.ts";
 import type { StatsSource } from "../stats/types.ts";
 import type { AlertValue } from "./record.ts";
 import type { IncidentStore } from "./store.ts";

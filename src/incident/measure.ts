@@ -39,9 +39,7 @@ export async function measure(
   const sources = deps.sources({ groupId: ctx.groupId, cluster: incident.clusterName, alert });
   if (alert) sources.push(createAlertStatsSource(alert));
   const readings = await readAll(sources, deps.now());
-  const tierHint = deps.config.clusters.find(
-    (c) => c.groupId.toLowerCase() === ctx.groupId.toLowerCase() && c.name === incident.clusterName,
-  )?.tier;
+  const tierHint = deps.config.cluster(ctx.groupId, incident.clusterName)?.tier;
   return assess({
     readings,
     history: ctx.store.readings(incident.clusterKey),

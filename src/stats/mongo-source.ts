@@ -52,7 +52,6 @@ import {
 import type { FailureReason, Finding, StatsFailure, StatsSource, StatsSuccess } from "./types.ts";
 
 /** Kept at the old path for importers that have not moved to ./kill-operations.ts yet. */
-export type { KillLongOperationsResult } from "./kill-operations.ts";
 
 /** A stats reading from this source: `ownLongOperations` is there whenever `$currentOp` answered and the URI names a user. */
 export interface MongoStatsSuccess extends StatsSuccess {

@@ -19,7 +19,7 @@ import { createMemoryStore, type MemoryStore } from "../../src/incident/memory-s
 import type { IncidentRecord } from "../../src/incident/record.ts";
 import type { PlannedCall, RedeployOutcome, RedeployRequest } from "../../src/platforms/types.ts";
 import { budgetCheck, type PastAction } from "../../src/response/policy.ts";
-import type { KillLongOperationsResult } from "../../src/stats/mongo-source.ts";
+import type { KillLongOperationsResult } from "../../src/stats/kill-operations.ts";
 import type { AppConnections, StatsReading } from "../../src/stats/types.ts";
 import { M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 
