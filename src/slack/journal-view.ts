@@ -8,6 +8,7 @@
  * entry written by an older or newer version still renders (a missing field shows as "?") instead of
  * failing the whole message.
  */
+import { readPlan } from "../incident/journal.ts";
 import type { IncidentState, JournalEntry } from "../incident/view.ts";
 import { escapeText, timeOf, when, who } from "./escape.ts";
 
@@ -186,31 +187,32 @@ export function trend(reading: Reading): string {
 
 /** The plan as one sentence. */
 export function describePlan(entry: JournalEntry, now: Date): string {
-  const d = detailOf(entry);
-  const target = escapeText(str(d, "target") ?? "?");
-  const reason = str(d, "reason");
+  // The plan is read through the journal's own shapes (readPlan), the ones the core writes.
+  const plan = readPlan(entry);
+  const present = (value: string | undefined) => (value ? value : undefined);
+  const reason = "reason" in plan ? present(plan.reason) : undefined;
   const because = reason ? ` — ${escapeText(reason)}` : "";
-  switch (entry.status) {
+  const target = escapeText(("target" in plan ? present(plan.target) : undefined) ?? "?");
+  const until = (at: string | undefined) => (at ? ` until ${when(at)} (${relative(at, now)})` : "");
+  const names = (items: string[], max: number, width: number) =>
+    items
+      .slice(0, max)
+      .map((c) => escapeText(c, width))
+      .join(", ");
+  switch (plan.kind) {
     case "redeploy": {
-      const kind = str(d, "kind");
-      const culprits = list(d, "culprits").filter((c): c is string => typeof c === "string");
-      const blame = culprits.length
-        ? ` Culprits: ${culprits
-            .slice(0, 8)
-            .map((c) => escapeText(c, 60))
-            .join(", ")}${culprits.length > 8 ? ` and ${culprits.length - 8} more` : ""}.`
+      const platform = present(plan.platform);
+      const blame = plan.culprits.length
+        ? ` Culprits: ${names(plan.culprits, 8, 60)}${plan.culprits.length > 8 ? ` and ${plan.culprits.length - 8} more` : ""}.`
         : "";
-      return `Redeploy *${target}*${kind ? ` (${escapeText(kind, 20)})` : ""}${because}.${blame}`;
+      return `Redeploy *${target}*${platform ? ` (${escapeText(platform, 20)})` : ""}${because}.${blame}`;
     }
     case "failover":
       return `Test failover of the primary (drops every connection)${because}.`;
-    case "below-threshold": {
-      const percent = num(d, "percent");
-      const threshold = num(d, "threshold");
-      return `No action: ${percent === undefined ? "usage" : pct(percent)} is below the ${
-        threshold === undefined ? "action" : pct(threshold)
+    case "below-threshold":
+      return `No action: ${plan.percent === undefined ? "usage" : pct(plan.percent)} is below the ${
+        plan.threshold === undefined ? "action" : pct(plan.threshold)
       } threshold.`;
-    }
     case "blocked": {
       const why =
         reason === "hourly-cap"
@@ -218,32 +220,20 @@ export function describePlan(entry: JournalEntry, now: Date): string {
           : reason === "cooldown"
             ? "its cooldown"
             : escapeText(reason ?? "policy");
-      const until = str(d, "until");
-      return `Blocked: *${target}* is held by ${why}${until ? ` until ${when(until)} (${relative(until, now)})` : ""}.`;
+      return `Blocked: *${target}* is held by ${why}${until(present(plan.until))}.`;
     }
-    case "snoozed": {
-      const until = str(d, "until");
-      return `Snoozed${until ? ` until ${when(until)} (${relative(until, now)})` : ""}.`;
-    }
+    case "snoozed":
+      return `Snoozed${until(present(plan.until))}.`;
     case "unknown-outcome":
       return `A previous action on *${target}* has an unknown outcome: a human must check it before anything else is fired.`;
-    case "exhausted": {
-      const tried = list(d, "tried").filter((t): t is string => typeof t === "string");
-      return `Everything the policy allows has been tried${
-        tried.length
-          ? `: ${tried
-              .slice(0, 10)
-              .map((t) => escapeText(t, 60))
-              .join(", ")}`
-          : ""
-      }.`;
-    }
+    case "exhausted":
+      return `Everything the policy allows has been tried${plan.tried.length ? `: ${names(plan.tried, 10, 60)}` : ""}.`;
     case "no-targets":
       return `No redeploy target owns this cluster${because}.`;
     case "cannot-measure":
       return `Cannot measure connections right now${because}.`;
-    default:
-      return `${escapeText(entry.status, 40)}${because}.`;
+    case "other":
+      return `${escapeText(plan.status, 40)}${because}.`;
   }
 }
 

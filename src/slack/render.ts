@@ -11,6 +11,7 @@
  * dashboard.
  */
 import type { ResponderMode } from "../config/schema.ts";
+import { readPlan } from "../incident/journal.ts";
 import type { IncidentDetail, JournalEntry } from "../incident/view.ts";
 import {
   type Block,
@@ -295,8 +296,9 @@ function approvalBlock(
     0,
     LIMITS.buttonValueChars,
   );
-  const plan = request ? detailOf(request) : {};
-  const failover = str(plan, "kind") === "failover" || lastOf(journal, "plan")?.status === "failover";
+  const failover =
+    (request !== undefined && readPlan(request).kind === "failover") ||
+    lastOf(journal, "plan")?.status === "failover";
   const approve: ButtonElement = {
     type: "button",
     action_id: SLACK_ACTION_IDS.approve,

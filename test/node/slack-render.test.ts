@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { ResponderMode } from "../../src/config/schema.ts";
 import { newIncidentId } from "../../src/incident/ids.ts";
+import { planDetail } from "../../src/incident/journal.ts";
 import {
   INCIDENT_STATES,
   type IncidentDetail,
@@ -263,6 +264,17 @@ describe("renderIncidentMessage", () => {
     const [approve] = buttonsOf(render(incident("awaiting-approval", journal)));
     expect(approve?.confirm?.style).toBe("danger");
     expect(approve?.confirm?.text.text).toContain("Cluster0");
+  });
+
+  it("reads the failover from the approval request as the core writes it", () => {
+    const journal = journalFor("open");
+    const failover = planDetail({ kind: "failover", reason: "M10: no attributable app" });
+    journal.push(entry(3, "approval", "requested", { ...failover }));
+    const [approve] = buttonsOf(render(incident("awaiting-approval", journal)));
+    expect(approve?.confirm?.style).toBe("danger");
+    const redeploy = journalFor("open");
+    redeploy.push(entry(3, "approval", "requested", { ...PLAN }));
+    expect(buttonsOf(render(incident("awaiting-approval", redeploy)))[0]?.confirm).toBeUndefined();
   });
 
   it("says who decided and when, as a mention only for a real Slack user id", () => {
