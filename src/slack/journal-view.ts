@@ -4,7 +4,8 @@
  * message is made of — figures, trend, sparkline, the plan as a sentence, action, verification and
  * timeline lines, the outcome. Every outside value is escaped through ./escape.ts on its way in.
  *
- * Trade-off: these read the journal's details by key, not through the journal's own schemas, so an
+ * Plans are read through the journal's own reader (`readPlan` in src/incident/journal.ts), the
+ * shapes the core writes; other details are read by key. Either way every field is optional, so an
  * entry written by an older or newer version still renders (a missing field shows as "?") instead of
  * failing the whole message.
  */
