@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { OAUTH_REFRESH_MARGIN_MS } from "../config/constants.ts";
+import { OAUTH_REFRESH_MARGIN_MS } from "../constants.ts";
 import type { Clock, HttpClient, HttpMethod, HttpRequest, HttpResponse } from "../outbound/http.ts";
 import { parseBody } from "./admin-schemas.ts";
 

@@ -9,13 +9,13 @@
  * that would want a different retry rule has to be written outside it.
  */
 import { z } from "zod";
+import type { AtlasAuth, Config } from "../config/schema.ts";
 import {
   ATLAS_MAX_PROCESS_PAGES,
   ATLAS_MEASUREMENT_GRANULARITY,
   ATLAS_MEASUREMENT_PERIOD,
   ATLAS_PROCESSES_PAGE_SIZE,
-} from "../config/constants.ts";
-import type { AtlasAuth, Config } from "../config/schema.ts";
+} from "../constants.ts";
 import {
   type Clock,
   createHttpClient,

@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { sampleConnectionAlert } from "../atlas/sample-alert.ts";
 import { signAtlasBody } from "../atlas/webhook-signature.ts";
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import { loadEnvironment } from "./environment.ts";
 
 const SAMPLE_GROUP_ID = "5e5a000000000000000000aa";

@@ -5,8 +5,9 @@
  * acts under its own mode: when it waits for approval, this says where to give it and keeps
  * following.
  */
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
+
 import type { Config } from "../config/schema.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import type { JournalRow } from "../incident/journal.ts";
 import { createNodeFetch } from "../outbound/node-fetch.ts";
 import { type FixOptions, TRIGGER_REASON } from "./fix-local.ts";

@@ -9,17 +9,13 @@
  * `npm run check:config` lists everything to fix.
  */
 import { z } from "zod";
+import { MIN_ADMIN_TOKEN_LENGTH } from "../constants.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
-import { MIN_ADMIN_TOKEN_LENGTH } from "./constants.ts";
+import { secretName } from "../platforms/target-base.ts";
+import { type Target, targetSchema } from "../platforms/targets.ts";
 
 export const RESPONDER_MODES = ["auto", "approve", "notify", "dry-run"] as const;
 export type ResponderMode = (typeof RESPONDER_MODES)[number];
-
-export const TARGET_KINDS = ["vercel", "render", "railway", "netlify", "fly", "heroku", "webhook"] as const;
-export type TargetKind = (typeof TARGET_KINDS)[number];
-
-/** Names of environment entries: upper-case, as `wrangler secret put` accepts them. */
-const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must name a secret (A-Z, 0-9, _)");
 
 const policySchema = z
   .object({
@@ -57,69 +53,8 @@ const policySchema = z
   .strict();
 export type Policy = z.infer<typeof policySchema>;
 
-const ownership = {
-  /** Clusters whose incidents this target may be acted on for; empty = every cluster. */
-  clusters: z.array(z.string().min(1)).default([]),
-  /** Driver `appName`s this target's processes use (how connections are attributed on M10+). */
-  appNames: z.array(z.string().min(1)).default([]),
-  /** Driver `env.name`s (vercel, aws.lambda, …) this target's processes report. */
-  envNames: z.array(z.string().min(1)).default([]),
-};
-
-const targetBase = {
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, "must be 1–63 letters, digits, '.', '_' or '-'"),
-  /** Name of the secret that holds the hook URL or API token. The value itself is never in config. */
-  secret: secretName,
-  /** Overrides the platform's API origin (a proxy, or a local fake in tests). Not used by hook URLs. */
-  apiBaseUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
-  ...ownership,
-};
-
-const targetSchema = z.discriminatedUnion("kind", [
-  /** Vercel deploy hook: the secret holds the hook URL. `projectId` enables the "deploy running" check. */
-  z
-    .object({
-      kind: z.literal("vercel"),
-      ...targetBase,
-      projectId: z.string().optional(),
-      teamId: z.string().optional(),
-    })
-    .strict(),
-  /** Render: the secret holds a deploy hook URL, or with `serviceId` an API key (restart without rebuild). */
-  z.object({ kind: z.literal("render"), ...targetBase, serviceId: z.string().optional() }).strict(),
-  /** Railway GraphQL: the secret holds an API token. */
-  z
-    .object({
-      kind: z.literal("railway"),
-      ...targetBase,
-      serviceId: z.string().min(1),
-      environmentId: z.string().min(1),
-    })
-    .strict(),
-  /** Netlify build hook: the secret holds the hook URL. */
-  z.object({ kind: z.literal("netlify"), ...targetBase }).strict(),
-  /** Fly Machines: the secret holds an API token; machines are listed when not given. */
-  z
-    .object({
-      kind: z.literal("fly"),
-      ...targetBase,
-      app: z.string().min(1),
-      machines: z.array(z.string().min(1)).optional(),
-    })
-    .strict(),
-  /** Heroku dyno restart: the secret holds an API key. */
-  z
-    .object({
-      kind: z.literal("heroku"),
-      ...targetBase,
-      app: z.string().min(1),
-      dyno: z.string().min(1).optional(),
-    })
-    .strict(),
-  /** Any HTTP endpoint: the secret holds the URL; `signingSecret` names the HMAC-SHA256 key. */
-  z.object({ kind: z.literal("webhook"), ...targetBase, signingSecret: secretName.optional() }).strict(),
-]);
-export type Target = z.infer<typeof targetSchema>;
+// Each platform's target schema sits beside its adapter in src/platforms/.
+export { TARGET_KINDS, type Target, type TargetKind } from "../platforms/targets.ts";
 
 const clusterSchema = z
   .object({

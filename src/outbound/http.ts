@@ -18,7 +18,7 @@ import {
   MAX_READ_RETRIES,
   MAX_RETRY_AFTER_MS,
   RETRY_BASE_DELAY_MS,
-} from "../config/constants.ts";
+} from "../constants.ts";
 import { UpstreamHttpError, UpstreamNetworkError, UpstreamTimeoutError } from "../errors.ts";
 
 /** The `fetch` shape we inject: the runtime's in workerd, undici's (src/outbound/node-fetch.ts) in Node. */

@@ -16,7 +16,7 @@ import {
   DEFAULT_HTTP_TIMEOUT_MS,
   NODE_HTTP_CONNECT_TIMEOUT_MS,
   NODE_HTTP_KEEP_ALIVE_MS,
-} from "../config/constants.ts";
+} from "../constants.ts";
 import type { FetchLike } from "./http.ts";
 
 export interface NodeFetchOptions {

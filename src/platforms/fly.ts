@@ -15,16 +15,14 @@
  * restart does not conflict with a build, only with machines being replaced.
  */
 import { z } from "zod";
-import { DEFAULT_HTTP_TIMEOUT_MS, FLY_MAX_MACHINE_RESTARTS } from "../config/constants.ts";
-import type { Target } from "../config/schema.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS, FLY_MAX_MACHINE_RESTARTS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
+import type { FlyTarget } from "./fly-target.ts";
 import { createRedactor, finish, outcomeFor, sanitizePlatformText } from "./outcome.ts";
 import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter, RedeployOutcome } from "./types.ts";
-
-export type FlyTarget = Extract<Target, { kind: "fly" }>;
 
 export interface FlyAdapterOptions {
   target: FlyTarget;

@@ -11,16 +11,14 @@
  * configure `dyno` to restart one process type instead.
  */
 import { z } from "zod";
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
-import type { Target } from "../config/schema.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
+import type { HerokuTarget } from "./heroku-target.ts";
 import { createRedactor, outcomeFor } from "./outcome.ts";
 import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter } from "./types.ts";
-
-export type HerokuTarget = Extract<Target, { kind: "heroku" }>;
 
 export interface HerokuAdapterOptions {
   target: HerokuTarget;

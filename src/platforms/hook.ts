@@ -4,10 +4,10 @@
  * whether a deploy is running cannot be told. Each platform module keeps only what differs: its
  * label, the request it sends and how it reads the answer.
  */
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
-import type { Target } from "../config/schema.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { type AcceptAnswer, createRedactor, outcomeFor, refused } from "./outcome.ts";
+import type { Target } from "./targets.ts";
 import { fireOnce, secretUrl } from "./transport.ts";
 import type { RedeployAdapter, RedeployRequest } from "./types.ts";
 

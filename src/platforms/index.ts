@@ -6,13 +6,14 @@
  * Trade-off: the secret lookup happens once, when the adapter is built, not per call. Config parsing
  * has already proved every named secret exists, so a missing one here is a bug and throws.
  */
-import type { Target } from "../config/schema.ts";
+
 import type { Clock, FetchLike } from "../outbound/http.ts";
 import { createFlyAdapter } from "./fly.ts";
 import { createHerokuAdapter } from "./heroku.ts";
 import { createNetlifyAdapter } from "./netlify.ts";
 import { createRailwayAdapter } from "./railway.ts";
 import { createRenderAdapter } from "./render.ts";
+import type { Target } from "./targets.ts";
 import type { RedeployAdapter } from "./types.ts";
 import { createVercelAdapter } from "./vercel.ts";
 import { createWebhookAdapter } from "./webhook.ts";

@@ -9,12 +9,10 @@
  * a second build behind a running one rather than running both, which limits the harm of not knowing.
  */
 
-import type { Target } from "../config/schema.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createHookAdapter } from "./hook.ts";
+import type { NetlifyTarget } from "./netlify-target.ts";
 import type { RedeployAdapter, RedeployRequest } from "./types.ts";
-
-export type NetlifyTarget = Extract<Target, { kind: "netlify" }>;
 
 export interface NetlifyAdapterOptions {
   target: NetlifyTarget;

@@ -21,7 +21,7 @@
  * (the value, each URL part of it, its URL-encoded forms), platform text additionally loses any URL
  * and control characters, and the result is cut to MAX_OUTCOME_DETAIL_CHARS.
  */
-import { MAX_OUTCOME_DETAIL_CHARS } from "../config/constants.ts";
+import { MAX_OUTCOME_DETAIL_CHARS } from "../constants.ts";
 import { type Delivery, deliveryOfStatus } from "../outbound/delivery.ts";
 import type { Attempt } from "./transport.ts";
 import type { RedeployOutcome } from "./types.ts";

@@ -13,16 +13,14 @@
  * which one a secret is, and guessing by shape would send a token under the wrong header.
  */
 import { z } from "zod";
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
-import type { Target } from "../config/schema.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createRedactor, outcomeFor, platformError } from "./outcome.ts";
+import type { RailwayTarget } from "./railway-target.ts";
 import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter } from "./types.ts";
-
-export type RailwayTarget = Extract<Target, { kind: "railway" }>;
 
 export interface RailwayAdapterOptions {
   target: RailwayTarget;

@@ -14,17 +14,15 @@
  * want a rebuild configure the hook instead.
  */
 import { z } from "zod";
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
-import type { Target } from "../config/schema.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createHookAdapter } from "./hook.ts";
 import { createRedactor, outcomeFor } from "./outcome.ts";
+import type { RenderTarget } from "./render-target.ts";
 import { apiOrigin, createPlatformReader, fireOnce, nullOnFailure } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter } from "./types.ts";
-
-export type RenderTarget = Extract<Target, { kind: "render" }>;
 
 export interface RenderAdapterOptions {
   target: RenderTarget;

@@ -10,7 +10,7 @@
  * turn a POST into a GET). It refuses to send a credential in cleartext to anything but loopback, so
  * a mistyped `http://` cannot leak a token.
  */
-import { MAX_REDEPLOY_ANSWER_BYTES, RESPONDER_APP_NAME } from "../config/constants.ts";
+import { MAX_REDEPLOY_ANSWER_BYTES, RESPONDER_APP_NAME } from "../constants.ts";
 import { cleartextRefusal, deliveryOfFetchError, type FetchFailure } from "../outbound/delivery.ts";
 import { createHttpClient, type FetchLike, type HttpClient } from "../outbound/http.ts";
 

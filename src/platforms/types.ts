@@ -5,7 +5,7 @@
  * that may have reached the platform, and says plainly when it cannot know whether it did
  * (`unknown`): the pipeline then never fires that target again automatically and asks a human.
  */
-import type { Target } from "../config/schema.ts";
+import type { Target } from "./targets.ts";
 
 export interface RedeployRequest {
   incidentId: string;

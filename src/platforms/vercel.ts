@@ -10,12 +10,10 @@
  * is the guard instead.
  */
 import { z } from "zod";
-import type { Target } from "../config/schema.ts";
 import type { FetchLike } from "../outbound/http.ts";
 import { createHookAdapter } from "./hook.ts";
 import type { RedeployAdapter } from "./types.ts";
-
-export type VercelTarget = Extract<Target, { kind: "vercel" }>;
+import type { VercelTarget } from "./vercel-target.ts";
 
 export interface VercelAdapterOptions {
   target: VercelTarget;

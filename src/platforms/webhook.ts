@@ -26,14 +26,12 @@
  * just hash the body.
  */
 
-import { DEFAULT_HTTP_TIMEOUT_MS } from "../config/constants.ts";
-import type { Target } from "../config/schema.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import type { Clock, FetchLike } from "../outbound/http.ts";
 import { asPlatformId, createRedactor, outcomeFor, refused } from "./outcome.ts";
 import { fireOnce, secretUrl } from "./transport.ts";
 import type { PlannedCall, RedeployAdapter, RedeployRequest } from "./types.ts";
-
-export type WebhookTarget = Extract<Target, { kind: "webhook" }>;
+import type { WebhookTarget } from "./webhook-target.ts";
 
 export interface WebhookAdapterOptions {
   target: WebhookTarget;

@@ -17,7 +17,7 @@ import type { AtlasAdminClient } from "../atlas/admin-client.ts";
 import type { AtlasCluster, AtlasProcess } from "../atlas/admin-schemas.ts";
 import { processesOfCluster } from "../atlas/cluster-identity.ts";
 import { connectionLimit } from "../atlas/tiers.ts";
-import { ATLAS_MAX_MEASURED_PROCESSES } from "../config/constants.ts";
+import { ATLAS_MAX_MEASURED_PROCESSES } from "../constants.ts";
 import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../errors.ts";
 import type { Clock } from "../outbound/http.ts";
 import type { FailureReason, Finding, SeriesPoint, StatsReading, StatsSource } from "./types.ts";

@@ -11,7 +11,7 @@
  * Listed operations carry no command text and no filter values: those may hold application data.
  */
 import { z } from "zod";
-import { RESPONDER_APP_NAME } from "../config/constants.ts";
+import { RESPONDER_APP_NAME } from "../constants.ts";
 import type { AppConnections } from "./types.ts";
 
 /**

@@ -32,7 +32,7 @@ import {
   DEFAULT_HTTP_TIMEOUT_MS,
   MONGO_SERVER_SELECTION_TIMEOUT_MS,
   RESPONDER_APP_NAME,
-} from "../config/constants.ts";
+} from "../constants.ts";
 import {
   attribute,
   CURRENT_OP_PROJECTION,

@@ -33,8 +33,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { WEBHOOK_SIGNATURE_TOLERANCE_SECONDS } from "../../src/config/constants.ts";
 import { TARGET_KINDS, type Target, type TargetKind } from "../../src/config/schema.ts";
+import { WEBHOOK_SIGNATURE_TOLERANCE_SECONDS } from "../../src/constants.ts";
 
 export type FakePlatform = TargetKind;
 export type HookKind = "vercel" | "render" | "netlify" | "webhook";

@@ -15,7 +15,7 @@ import {
   type AtlasAuth,
   createAtlasAdminClient,
 } from "../../src/atlas/admin-client.ts";
-import { MAX_READ_RETRIES, OAUTH_REFRESH_MARGIN_MS } from "../../src/config/constants.ts";
+import { MAX_READ_RETRIES, OAUTH_REFRESH_MARGIN_MS } from "../../src/constants.ts";
 import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../../src/errors.ts";
 import type { FetchLike } from "../../src/outbound/http.ts";
 import { createNodeFetch, type NodeFetch } from "../../src/outbound/node-fetch.ts";

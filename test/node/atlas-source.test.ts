@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AtlasAdminClient, createAtlasAdminClient } from "../../src/atlas/admin-client.ts";
-import { ATLAS_MAX_MEASURED_PROCESSES } from "../../src/config/constants.ts";
+import { ATLAS_MAX_MEASURED_PROCESSES } from "../../src/constants.ts";
 import type { FetchLike } from "../../src/outbound/http.ts";
 import { createAtlasStatsSource } from "../../src/stats/atlas-source.ts";
 import type { StatsReading, StatsSuccess } from "../../src/stats/types.ts";

@@ -6,7 +6,7 @@
 import { createServer, type Server } from "node:http";
 import { isKyError } from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_READ_RETRIES, MAX_RETRY_AFTER_MS } from "../../src/config/constants.ts";
+import { MAX_READ_RETRIES, MAX_RETRY_AFTER_MS } from "../../src/constants.ts";
 import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../../src/errors.ts";
 import {
   backoffDelay,

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { alertIntent, atlasAlertSchema, isConnectionAlert, parseAtlasEvent } from "../../atlas/alert.ts";
 import { checkAtlasSignature } from "../../atlas/webhook-signature.ts";
-import { MAX_WEBHOOK_BODY_BYTES } from "../../config/constants.ts";
+import { MAX_WEBHOOK_BODY_BYTES } from "../../constants.ts";
 import { describeError } from "../../observability/log.ts";
 import type { AppEnv } from "../app-env.ts";
 import { invalidPayload, issuesOf, jsonError } from "../errors.ts";

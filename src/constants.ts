@@ -1,6 +1,6 @@
 /**
  * Every magic number in one place, each with the reason it has that value.
- * Values a team may want to tune live in `POLICY` instead (see ./schema.ts).
+ * Values a team may want to tune live in `POLICY` instead (see src/config/schema.ts).
  */
 
 /** Atlas alert bodies are a few KiB; 64 KiB leaves room for long `humanReadable` text and refuses abuse. */
