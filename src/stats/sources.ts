@@ -8,9 +8,9 @@
  * identifying a cluster), so one service-account token serves them all. Trade-off: every caller
  * builds the client itself, one line, instead of taking it from here.
  */
-import { type AtlasAdminClient, createAtlasAdminClientFor } from "../atlas/admin-client.ts";
+import type { AtlasAdminClient } from "../atlas/admin-client.ts";
 import type { Config } from "../config/schema.ts";
-import type { Clock, FetchLike } from "../outbound/http.ts";
+import type { Clock } from "../outbound/http.ts";
 import { createAtlasStatsSource } from "./atlas-source.ts";
 import { createMongoStatsSource } from "./mongo-source.ts";
 import type { StatsSource } from "./types.ts";
@@ -39,12 +39,4 @@ export function createStatsSourceFactory(
       return sources;
     },
   };
-}
-
-/**
- * Kept for src/ledger/deps.ts until it builds the client itself: builds the one client the
- * configuration allows and the sources over it. New callers use `createStatsSourceFactory`.
- */
-export function createSourceFactory(config: Config, fetch: FetchLike, clock: Clock): SourceFactory {
-  return createStatsSourceFactory(config, createAtlasAdminClientFor(config, fetch, clock), clock);
 }
