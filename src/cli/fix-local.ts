@@ -8,12 +8,12 @@
  * transaction, so a run killed at any point leaves a file the next run continues from: an action
  * journaled `sending` is found and reported unknown by the core, never sent again.
  *
- * Only this run's incident is advanced (the core's `advance`, what `runDue` loops over): other
+ * Only this run's incident is advanced (the core's `runIncident`): other
  * clusters' incidents in the file wait for their own run, so nothing is sent that was not asked.
  */
 import os from "node:os";
 import type { ClusterConfig, Config, Target } from "../config/schema.ts";
-import { advance, MAX_STEPS_PER_RUN } from "../incident/advance.ts";
+import { MAX_STEPS_PER_RUN, runIncident } from "../incident/advance.ts";
 import { applyDecision } from "../incident/approval.ts";
 import { actionRequest } from "../incident/decide.ts";
 import type { CoreDeps, StepContext } from "../incident/deps.ts";
@@ -72,12 +72,6 @@ export async function fixLocal(
         now,
         newIncidentId,
       );
-      // A person asked for a run: an incident waiting out a cooldown or snooze measures now (the
-      // plan re-checks the budget, so this never sends early).
-      const joined = store.incident(incident)!;
-      if (joined.phase === "gather" && joined.nextRunAt !== null && joined.nextRunAt > now.getTime()) {
-        store.update(incident, now.toISOString(), { nextRunAt: now.getTime() });
-      }
       return incident;
     });
 
@@ -89,14 +83,11 @@ export async function fixLocal(
       printed = rows.length;
     };
 
-    for (let steps = 0; ; ) {
-      let incident = store.incident(id)!;
-      while (incident.nextRunAt !== null && incident.nextRunAt <= deps.now().getTime()) {
-        if (++steps > MAX_STEPS_PER_RUN * 4) throw new Error("the incident did not settle; stopping");
-        await advance(ctx, incident);
-        print();
-        incident = store.incident(id)!;
-      }
+    for (;;) {
+      // So many phases with no wait between them is a loop, not progress.
+      if ((await runIncident(ctx, id, print)) >= MAX_STEPS_PER_RUN)
+        throw new Error("the incident did not settle; stopping");
+      const incident = store.incident(id)!;
       print();
 
       if (incident.phase === "approval") {

@@ -72,6 +72,21 @@ async function step(ctx: StepContext, incident: IncidentRecord): Promise<void> {
   }
 }
 
+/**
+ * Advances one incident while its turn has come, at most `MAX_STEPS_PER_RUN` phases; a door that
+ * works on one cluster (the CLI) uses this so it never moves another cluster's incident unasked.
+ */
+export async function runIncident(ctx: StepContext, id: string, onStep?: () => void): Promise<number> {
+  let steps = 0;
+  for (let incident = ctx.store.incident(id); incident && steps < MAX_STEPS_PER_RUN; steps++) {
+    if (incident.nextRunAt === null || incident.nextRunAt > ctx.deps.now().getTime()) break;
+    await advance(ctx, incident);
+    onStep?.();
+    incident = ctx.store.incident(id);
+  }
+  return steps;
+}
+
 /** Advances every incident whose turn has come, at most `MAX_STEPS_PER_RUN` phases; answers how many ran. */
 export async function runDue(ctx: StepContext): Promise<number> {
   let steps = 0;

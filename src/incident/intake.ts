@@ -185,8 +185,12 @@ export function applyTrigger(
   const live = store.liveIncident(key);
   if (live) {
     store.journal(live.id, at, { step: "trigger", status: "joined", detail });
-    // A human asked for a run: an incident at rest runs again, in the mode asked for.
-    if (live.phase === "idle") {
+    // A human asked for a run: an incident at rest runs again, in the mode asked for, and one
+    // waiting out a cooldown or snooze measures now (the plan re-checks the budget, so this never
+    // sends early).
+    if (live.phase === "gather" && live.nextRunAt !== null && live.nextRunAt > now.getTime()) {
+      store.update(live.id, at, { nextRunAt: now.getTime() });
+    } else if (live.phase === "idle") {
       store.update(live.id, at, {
         state: "open",
         phase: "gather",

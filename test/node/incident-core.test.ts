@@ -3,6 +3,7 @@
  * and intake's rules. Acting and approving have their own files (incident-act, incident-approval).
  */
 import { describe, expect, it } from "vitest";
+import { runIncident } from "../../src/incident/advance.ts";
 import { createMemoryStore } from "../../src/incident/memory-store.ts";
 import { alertWith, DISK_ALERT_OPEN, M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 import { CLUSTER, CoreHarness, GROUP, MINUTE } from "../support/core-harness.ts";
@@ -378,5 +379,36 @@ describe("the in-memory store", () => {
     expect(store.nextDue(5)?.id).toBe("a");
     expect(store.actions("a")).toHaveLength(1);
     expect(createMemoryStore(store.snapshot()).incident("a")).toEqual(store.incident("a"));
+  });
+});
+
+describe("a person asking for a run", () => {
+  it("joins an incident waiting out a snooze and measures now, without sending early", async () => {
+    const h = new CoreHarness({ mode: "approve" });
+    const id = h.trigger();
+    await h.run();
+    h.decide(id, { decision: "snooze" });
+    const snoozed = h.incident(id);
+    expect(snoozed.phase).toBe("gather");
+    expect(snoozed.nextRunAt).toBeGreaterThan(h.nowMs);
+
+    expect(h.trigger()).toBe(id);
+    expect(h.incident(id).nextRunAt).toBe(h.nowMs);
+    const reads = h.calls.reads;
+    await h.run();
+    expect(h.calls.reads).toBe(reads + 1);
+    // Still snoozed: it measured, and waits again; nothing was sent.
+    expect(h.steps(id).at(-1)).toBe("plan:snoozed");
+    expect(h.calls.redeploy).toHaveLength(0);
+  });
+
+  it("runIncident advances only the incident asked for", async () => {
+    const h = new CoreHarness({ mode: "auto" });
+    const mine = h.trigger();
+    const other = h.trigger({ cluster: "Other" });
+    await runIncident(h.ctx(), mine);
+    expect(h.incident(mine).state).toBe("verifying");
+    expect(h.steps(other)).toEqual(["trigger:opened"]);
+    expect(h.calls.redeploy.map((c) => c.target)).toEqual(["web"]);
   });
 });
