@@ -7,6 +7,7 @@ import { type Config, parseConfig } from "./config/schema.ts";
 import { createApp } from "./http/app.ts";
 import { createLedgerGateway, type LedgerBindings } from "./ledger/gateway.ts";
 
+export { LoginGuard } from "./http/dashboard/login-guard.ts";
 export { Ledger, LedgerIndex } from "./ledger/ledger.ts";
 
 type WorkerEnv = LedgerBindings & Record<string, unknown>;

@@ -10,7 +10,8 @@ import { jsonError } from "./errors.ts";
 
 const encoder = new TextEncoder();
 
-async function sameSecret(given: string, expected: string): Promise<boolean> {
+/** Compares two secrets in constant time (both hashed first). */
+export async function sameSecret(given: string, expected: string): Promise<boolean> {
   const [a, b] = await Promise.all([
     crypto.subtle.digest("SHA-256", encoder.encode(given)),
     crypto.subtle.digest("SHA-256", encoder.encode(expected)),

@@ -10,6 +10,8 @@ import type { LedgerGateway } from "../ledger/gateway.ts";
 import { createConsoleLogger, describeError, type Logger } from "../observability/log.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import type { AppEnv } from "./app-env.ts";
+import { dashboard } from "./dashboard/routes.ts";
+import { STYLESHEET_PATH } from "./dashboard/styles.ts";
 import { jsonError } from "./errors.ts";
 import { atlasWebhook } from "./routes/atlas-webhook.ts";
 import { incidents } from "./routes/incidents.ts";
@@ -32,6 +34,14 @@ const ALLOWED: Record<string, string> = {
   "/incidents/:id": "GET, HEAD",
   "/healthz": "GET, HEAD",
   "/slack/actions": "POST",
+  // The dashboard (./dashboard/routes.ts).
+  "/": "GET, HEAD",
+  "/login": "GET, HEAD, POST",
+  "/logout": "POST",
+  "/ui/incidents": "GET, HEAD",
+  "/ui/incidents/:id": "GET, HEAD",
+  "/ui/incidents/:id/decision": "POST",
+  [STYLESHEET_PATH]: "GET, HEAD",
 };
 
 /** Builds the Worker's Hono app from its dependencies. */
@@ -47,6 +57,7 @@ export function createApp<Bindings extends object>(deps: AppDeps<Bindings>) {
   app.use("/incidents", withConfig);
   app.use("/incidents/*", withConfig);
   app.use("/slack/*", withConfig);
+  for (const path of ["/", "/login", "/logout", "/ui/*"]) app.use(path, withConfig);
 
   async function withConfig(c: Context<AppEnv & { Bindings: Bindings }>, next: Next) {
     let config: Config;
@@ -71,6 +82,7 @@ export function createApp<Bindings extends object>(deps: AppDeps<Bindings>) {
   app.use("/incidents", requireAdmin);
   app.use("/incidents/*", requireAdmin);
   app.route("/incidents", incidents);
+  app.route("/", dashboard);
 
   for (const [path, allow] of Object.entries(ALLOWED)) {
     app.all(path, (c) => {

@@ -29,7 +29,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     Object.assign(secrets, setup.secrets);
     return { ...setup.target, clusters: plan.clusters, appNames: plan.appNames ?? [] };
   });
-  const { m0, m10, full, modes, crash, slack, failover } = E2E;
+  const { m0, m10, full, modes, crash, slack, failover, dashboard } = E2E;
   const clusters = [
     { groupId: m0.groupId, name: m0.cluster, tier: "M0", uriSecret: "E2E_M0_URI", mode: "auto" },
     { groupId: m10.groupId, name: m10.cluster, tier: "M10", uriSecret: "E2E_M10_URI", mode: "auto" },
@@ -42,6 +42,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     { groupId: slack.groupId, name: slack.cluster, tier: "M0", uriSecret: "E2E_SLACK_URI", mode: "approve" },
     // No target owns this M10 cluster: the only lever left is Test Failover.
     { groupId: failover.groupId, name: failover.cluster, tier: "M10", mode: "auto" },
+    { groupId: dashboard.groupId, name: dashboard.cluster, tier: "M0", mode: "approve" },
   ];
   return {
     ...TEST_SECRETS,

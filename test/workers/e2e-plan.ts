@@ -13,6 +13,7 @@ export const E2E = {
   crash: { groupId: "e2e000000000000000000005", after: "E2eCrashAfter", before: "E2eCrashBefore" },
   slack: { groupId: "e2e000000000000000000006", cluster: "E2eSlack" },
   failover: { groupId: "e2e000000000000000000007", cluster: "E2eFailover" },
+  dashboard: { groupId: "e2e000000000000000000008", cluster: "E2eDashboard" },
 } as const;
 
 /** The one Slack user allowed to approve in the tests. */
@@ -38,4 +39,5 @@ export const E2E_TARGETS: readonly E2eTarget[] = [
   { kind: "vercel", name: "crash-after", clusters: [E2E.crash.after] },
   { kind: "render", name: "crash-before", clusters: [E2E.crash.before], options: { api: true } },
   { kind: "vercel", name: "slack-web", clusters: [E2E.slack.cluster] },
+  { kind: "vercel", name: "dashboard-web", clusters: [E2E.dashboard.cluster] },
 ];

@@ -7,7 +7,8 @@ import { INCIDENT_STATES } from "../../incident/record.ts";
 import type { AppEnv } from "../app-env.ts";
 import { issuesOf, jsonError } from "../errors.ts";
 
-const listQuery = z.object({
+/** The list's filters and paging; the dashboard's incident list reads the same query. */
+export const listQuery = z.object({
   state: z.enum(INCIDENT_STATES).optional(),
   cluster: z.string().min(1).max(128).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_INCIDENT_PAGE).default(DEFAULT_INCIDENT_PAGE),
