@@ -10,6 +10,9 @@ import { captureLogs, json } from "./support.ts";
 
 const logs = captureLogs(["webhook.recorded", "dashboard.login", "dashboard.decision"]);
 
+/** The same text with its last character changed. */
+const flipLast = (s: string) => `${s.slice(0, -1)}${s.endsWith("A") ? "B" : "A"}`;
+
 const PAGES = ["/", "/ui/incidents", "/ui/incidents/e2e000000000000000000008-01J00000000000000000000000"];
 
 describe("without a login", () => {
@@ -232,7 +235,7 @@ describe("decisions from the dashboard", () => {
     const attempts: Record<string, string>[] = [
       { decision: "approve", requestedAt },
       { decision: "approve", requestedAt, csrf: "" },
-      { decision: "approve", requestedAt, csrf: `${field(html, "csrf")!.slice(0, -1)}A` },
+      { decision: "approve", requestedAt, csrf: flipLast(field(html, "csrf")!) },
     ];
     for (const fields of attempts) {
       const response = await postForm(`/ui/incidents/${id}/decision`, fields, { cookie });
@@ -249,7 +252,9 @@ describe("decisions from the dashboard", () => {
     expect(crossed.status).toBe(403);
     const after = await incident(id);
     expect(after.state).toBe("awaiting-approval");
-    expect(after.journal).toEqual(waiting.journal);
+    const decisions = (i: { journal: { step: string; status: string }[] }) =>
+      i.journal.filter((e) => e.step === "approval" || e.step === "action");
+    expect(decisions(after)).toEqual(decisions(waiting));
   });
 
   it("approve is journaled with source dashboard, the redeploy runs, and the page shows it", async () => {
