@@ -100,8 +100,15 @@ export interface Config {
   policy: Policy;
   targets: Target[];
   clusters: ClusterConfig[];
+  /** PUBLIC_URL: the Worker's public base URL (no trailing slash), for links to dashboard pages. */
+  publicUrl?: string;
   /** Every secret value in the configuration, so log and message writers can scrub them. */
   secrets: string[];
+  /**
+   * Whether anything can approve an action: a Slack bot with a signing secret (its buttons), or
+   * ADMIN_TOKEN (the dashboard and the API). In approve mode without either, the core escalates.
+   */
+  canApprove: boolean;
   /**
    * The connection string for a cluster: its `CLUSTERS[].uriSecret`, else `MONGODB_URI` — but only
    * when `CLUSTERS` lists the cluster or lists nothing, so one cluster's URI never measures another.
@@ -122,7 +129,29 @@ export interface Config {
 
 type Env = Readonly<Record<string, unknown>>;
 
+/**
+ * What the caller needs: `all` (the Worker, check:config, fix:connections) requires everything the
+ * Worker requires; `stats` (monitor:connections) only what reading a cluster's connections uses —
+ * no webhook secret, and TARGETS' secrets need not be set (`secret()` then knows none of them).
+ */
+export interface ParseOptions {
+  need?: "all" | "stats";
+}
+
 const httpsUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+/** PUBLIC_URL: https, or plain http on a loopback host (a local `wrangler dev`). */
+const publicUrlSchema = z.string().refine((raw) => {
+  try {
+    const { protocol, hostname } = new URL(raw);
+    return (
+      protocol === "https:" ||
+      (protocol === "http:" && /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(hostname))
+    );
+  } catch {
+    return false;
+  }
+}, "must be an https URL (http only on localhost)");
 
 /** Marks an entry already reported as unparseable, so it is not reported twice. */
 const UNPARSEABLE = Symbol("unparseable");
@@ -187,7 +216,8 @@ function pair(env: Env, a: string, b: string, problems: ConfigProblem[]): [strin
  * Parses the environment into a typed `Config`, or throws `ConfigError` listing every problem.
  * `env` is the Worker's env object or, in Node, `process.env` merged with `.dev.vars`.
  */
-export function parseConfig(env: Env): Config {
+export function parseConfig(env: Env, options: ParseOptions = {}): Config {
+  const needAll = (options.need ?? "all") === "all";
   const problems: ConfigProblem[] = [];
   const secrets: string[] = [];
   const keep = <T extends string | undefined>(value: T): T => {
@@ -196,7 +226,7 @@ export function parseConfig(env: Env): Config {
   };
 
   const webhookSecret = keep(optionalString(env, "ATLAS_WEBHOOK_SECRET", problems));
-  if (!webhookSecret) problems.push({ key: "ATLAS_WEBHOOK_SECRET", message: "is required" });
+  if (!webhookSecret && needAll) problems.push({ key: "ATLAS_WEBHOOK_SECRET", message: "is required" });
 
   const adminToken = keep(optionalString(env, "ADMIN_TOKEN", problems));
   if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
@@ -238,6 +268,12 @@ export function parseConfig(env: Env): Config {
   }
 
   const slack = parseSlack(env, problems, keep);
+  const publicUrl = parseWith(
+    publicUrlSchema.optional(),
+    "PUBLIC_URL",
+    env.PUBLIC_URL || undefined,
+    problems,
+  )?.replace(/\/+$/, "");
 
   const policy =
     parseWith(
@@ -278,6 +314,7 @@ export function parseConfig(env: Env): Config {
     else named.set(name, keep(value));
   };
   targets.forEach((target, i) => {
+    if (!needAll) return;
     requireNamed(target.secret, `TARGETS[${i}].secret`);
     if (target.kind === "webhook" && target.signingSecret) {
       requireNamed(target.signingSecret, `TARGETS[${i}].signingSecret`);
@@ -308,16 +345,18 @@ export function parseConfig(env: Env): Config {
     matching(groupId, name)[0];
 
   return {
-    webhookSecret: webhookSecret!,
+    webhookSecret: webhookSecret ?? "",
     adminToken,
     mode,
     atlas: { baseUrl: atlasBaseUrl.replace(/\/+$/, ""), auth },
     mongodbUri,
     slack,
+    ...(publicUrl ? { publicUrl } : {}),
     policy,
     targets,
     clusters,
     secrets,
+    canApprove: Boolean(adminToken) || (slack.kind === "bot" && Boolean(slack.signingSecret)),
     mongoUriFor(groupId, cluster) {
       if (clusters.length === 0) return mongodbUri;
       const entry = lookup(groupId, cluster);

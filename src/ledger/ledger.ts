@@ -112,6 +112,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
           store: this.store,
           slack,
           approvalButtons: slack.mode === "bot" && Boolean(deps.config.slack.signingSecret),
+          publicUrl: deps.config.publicUrl,
           modeOf: (incident) =>
             this.store.incident(incident.id)?.mode ?? deps.config.modeFor(groupId, incident.cluster.name),
           detail: (id) => incidentDetail(this.store, groupId, id),

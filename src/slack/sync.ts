@@ -61,6 +61,8 @@ export interface SlackSyncContext {
   slack: SlackClient;
   /** Buttons only when clicks can be verified (a signing secret is configured). */
   approvalButtons: boolean;
+  /** PUBLIC_URL, when set: the message links to the incident's dashboard page. */
+  publicUrl?: string;
   modeOf(incident: IncidentDetail): ResponderMode;
   detail(id: string): IncidentDetail | null;
   log: Logger;
@@ -110,6 +112,7 @@ async function syncOne(ctx: SlackSyncContext, due: SlackState): Promise<void> {
     mode: ctx.modeOf(detail),
     links: {
       atlasCluster: `https://cloud.mongodb.com/v2/${ctx.groupId}#/clusters/detail/${encodeURIComponent(detail.cluster.name)}`,
+      dashboard: ctx.publicUrl ? `${ctx.publicUrl}/ui/incidents/${encodeURIComponent(detail.id)}` : undefined,
     },
     approvalButtons: ctx.approvalButtons,
     now: ctx.now(),

@@ -13,7 +13,7 @@ const logs = captureLogs(["webhook.recorded", "dashboard.login", "dashboard.deci
 /** The same text with its last character changed. */
 const flipLast = (s: string) => `${s.slice(0, -1)}${s.endsWith("A") ? "B" : "A"}`;
 
-const PAGES = ["/", "/ui/incidents", "/ui/incidents/e2e000000000000000000008-01J00000000000000000000000"];
+const PAGES = ["/", "/ui/incidents", "/ui/incidents/e2e000000000000000000008-0000000000abcde"];
 
 describe("without a login", () => {
   it.each(PAGES)("GET %s answers 303 to the login form", async (path) => {
