@@ -57,7 +57,8 @@ export async function fixLocal(
     // The CLI always asks before acting, whatever the configured mode: a dry-run trigger still
     // wins (the incident's own mode comes first in the core).
     const deps: CoreDeps = createNodeDeps({
-      config: { ...config, modeFor: () => "approve" },
+      // The person at this terminal is the approver, whatever Slack or ADMIN_TOKEN say.
+      config: { ...config, modeFor: () => "approve", canApprove: true },
       fetch: http.fetch,
       limiter: session.limiter,
       log: createQuietLogger(config.secrets, term.err),

@@ -49,7 +49,17 @@ export function createApp<Bindings extends object>(deps: AppDeps<Bindings>) {
   const makeLogger = deps.logger ?? ((config: Config | null) => createConsoleLogger(config?.secrets ?? []));
   const app = new Hono<AppEnv & { Bindings: Bindings }>();
 
-  app.get("/healthz", (c) => c.json({ ok: true, version: deps.version }));
+  // Healthy means the configuration parses; the problems go to the log, never to the caller.
+  app.get("/healthz", (c) => {
+    try {
+      deps.config(c.env);
+    } catch (error) {
+      if (!isConfigError(error)) throw error;
+      makeLogger(null).log("error", "config.invalid", { problems: error.problems });
+      return c.json({ ok: false, error: "configuration invalid" }, 503);
+    }
+    return c.json({ ok: true, version: deps.version });
+  });
 
   // Configuration is parsed for the known routes only: an unknown path stays a plain 404.
   app.use("/webhooks/*", withConfig);

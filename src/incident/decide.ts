@@ -10,6 +10,10 @@ import { type CallDetail, planDetail } from "./journal.ts";
 import type { IncidentRecord, StoredDecision } from "./record.ts";
 import { awaitApproval, escalate, resolve, rest, startActing, waitUntil } from "./transitions.ts";
 
+/** The escalation when a plan needs an approval and the configuration offers no way to give one. */
+export const NOTHING_CAN_APPROVE =
+  "approve mode, but nothing can approve: configure Slack with a signing secret, or ADMIN_TOKEN for the dashboard";
+
 export async function decide(ctx: StepContext, incident: IncidentRecord): Promise<void> {
   const { deps, store } = ctx;
   const assessment = incident.last;
@@ -99,6 +103,8 @@ export async function decide(ctx: StepContext, incident: IncidentRecord): Promis
         }
         // Failover drops every connection of the cluster: it always waits for a human.
         if (mode === "approve" || decision.kind === "failover") {
+          // A request nobody can answer would wait forever: say why, and hand it to a person.
+          if (!deps.config.canApprove) return escalate(store, incident.id, at, NOTHING_CAN_APPROVE);
           return awaitApproval(store, incident.id, at, stored, planDetail(decision));
         }
         return startActing(store, incident.id, at, now.getTime(), stored);

@@ -54,6 +54,8 @@ export function makeConfig(spec: ConfigSpec = {}): Config {
   const targets = spec.targets ?? [{ name: "web" }];
   const env: Record<string, string> = {
     ATLAS_WEBHOOK_SECRET: "webhook-secret-for-tests",
+    // Approvals come through the API (h.decide), which ADMIN_TOKEN opens.
+    ADMIN_TOKEN: "admin-token-for-core-tests",
     RESPONDER_MODE: spec.mode ?? "auto",
     POLICY: JSON.stringify({ ...TEST_POLICY, ...spec.policy }),
     TARGETS: JSON.stringify(
