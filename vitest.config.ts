@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: plain Node (fakes, CLIs, pure logic) and workerd (routes, ledger, end to end).
+// Three projects: plain Node (fakes, CLIs, pure logic), workerd (routes, ledger, end to end) and the
+// dashboard in headless Chromium against `wrangler dev`.
 export default defineConfig({
-  test: { projects: ["./vitest.node.config.ts", "./vitest.workers.config.ts"] },
+  test: { projects: ["./vitest.node.config.ts", "./vitest.workers.config.ts", "./vitest.browser.config.ts"] },
 });

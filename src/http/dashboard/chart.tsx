@@ -103,6 +103,11 @@ export function ConnectionChart(props: ChartInput) {
             <title>{`Incident ${m.id} (${m.state}) opened ${utc(m.openedAt)}`}</title>
           </a>
         ))}
+        {readings.length === 0 && (
+          <text x={W / 2} y={H / 2} text-anchor="middle">
+            No readings in the last 24 hours
+          </text>
+        )}
         <text x={PAD.left} y={H - 6}>
           24 h ago
         </text>

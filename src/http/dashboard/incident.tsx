@@ -117,11 +117,10 @@ interface ActionRow {
 
 /** Action entries, each `sending` folded into the outcome that followed it (keeping its endpoint). */
 export function actionRows(journal: readonly JournalEntry[]): ActionRow[] {
-  const rows: { key: string; row: ActionRow }[] = [];
+  const rows: { row: ActionRow }[] = [];
   for (const entry of journal) {
     if (entry.step !== "action") continue;
     const d = detailOf(entry);
-    const key = `${str(d, "target") ?? ""}|${str(d, "action") ?? ""}`;
     const row: ActionRow = {
       at: entry.at,
       status: entry.status,
@@ -140,11 +139,17 @@ export function actionRows(journal: readonly JournalEntry[]): ActionRow[] {
         str(d, "skipped") ? ` (${str(d, "skipped")})` : ""
       }`;
     }
-    const pending = rows.findLastIndex((r) => r.key === key && r.row.status === "sending");
+    // An outcome names its target, and its action only sometimes: it answers the latest call sent
+    // to that target (with that action, when it names one).
+    const pending = rows.findLastIndex(
+      (r) =>
+        r.row.status === "sending" &&
+        r.row.target === row.target &&
+        (row.action === undefined || r.row.action === row.action),
+    );
     if (pending >= 0 && entry.status !== "sending") {
       const sent = rows[pending]!.row;
       rows[pending] = {
-        key,
         row: {
           ...row,
           action: row.action ?? sent.action,
@@ -153,7 +158,7 @@ export function actionRows(journal: readonly JournalEntry[]): ActionRow[] {
           endpoint: row.endpoint ?? sent.endpoint,
         },
       };
-    } else rows.push({ key, row });
+    } else rows.push({ row });
   }
   return rows.map((r) => r.row);
 }
