@@ -33,10 +33,8 @@ import {
 } from "../incident/memory-store.ts";
 import { INCIDENT_STATES, PHASES } from "../incident/record.ts";
 import type { IncidentStore } from "../incident/store.ts";
-import { budgetCheck, type PastAction } from "../response/policy.ts";
-
-/** How long budget entries are kept: enough for any cooldown and the hourly cap. */
-const BUDGET_KEPT_MS = 24 * 3600_000;
+import { type BudgetBook, budgetSince, reserveIn } from "../response/budget.ts";
+import type { PastAction } from "../response/policy.ts";
 
 export interface BudgetAction {
   key: string;
@@ -177,10 +175,6 @@ export function openLocalState(file: string): LocalSession {
   const memory: MemoryStore = createMemoryStore(loaded.store);
   let budget = loaded.budget;
   const save = () => saveState(file, { version: 1, store: memory.snapshot(), budget });
-  const prune = (now: Date) => {
-    const cutoff = now.getTime() - BUDGET_KEPT_MS;
-    budget = budget.filter((a) => Date.parse(a.at) >= cutoff);
-  };
   let depth = 0;
   // Every method but `transaction` is the memory store's own; a commit is saved before it returns.
   const store: IncidentStore = {
@@ -197,22 +191,29 @@ export function openLocalState(file: string): LocalSession {
       return result;
     },
   };
+  // The budget's rule is shared with the Worker's index (src/response/budget.ts); this is its book.
+  const book: BudgetBook = {
+    has: (key) => budget.some((a) => a.key === key),
+    prune: (since) => {
+      budget = budget.filter((a) => a.at >= since);
+    },
+    actions: () =>
+      [...budget]
+        .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+        .map(({ target, at, outcome }) => ({ target, at, outcome })),
+    add: (key, target, at) => {
+      budget = [...budget, { key, target, at, outcome: "sending" }];
+    },
+  };
   const limiter: ActionLimiter = {
     async recent(now) {
-      prune(now);
-      return [...budget]
-        .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
-        .map(({ target, at, outcome }) => ({ target, at, outcome }));
+      book.prune(budgetSince(now.toISOString()));
+      return book.actions();
     },
     async reserve(input) {
-      if (budget.some((a) => a.key === input.key)) return { ok: true };
-      const now = new Date(input.at);
-      prune(now);
-      const blocked = budgetCheck(input.target, budget, input, now);
-      if (blocked) return { ok: false, ...blocked };
-      budget = [...budget, { key: input.key, target: input.target, at: input.at, outcome: "sending" }];
-      save();
-      return { ok: true };
+      const answer = reserveIn(book, input);
+      if (answer.ok) save();
+      return answer;
     },
     async settle(key, outcome) {
       budget = budget.map((a) => (a.key === key ? { ...a, outcome } : a));

@@ -58,6 +58,8 @@ import {
   storedDecisionSchema,
 } from "../incident/record.ts";
 import type { AlertState, DeliveryRow, IncidentQuery, IncidentStore } from "../incident/store.ts";
+import type { BudgetBook } from "../response/budget.ts";
+import type { PastAction } from "../response/policy.ts";
 import type { SlackState, SlackSyncStore } from "../slack/sync.ts";
 import type { SeriesPoint } from "../stats/types.ts";
 
@@ -678,4 +680,73 @@ function toIncident(row: Record<string, SqlStorageValue>): IncidentRecord {
     killOpDone: Number(row.kill_op_done ?? 0) === 1,
     advised: Number(row.advised ?? 0) === 1,
   };
+}
+
+/**
+ * The index's tables (one object for the whole Worker): the projects that have a ledger, and the
+ * global action budget's last 24 hours — a `BudgetBook` (src/response/budget.ts).
+ *
+ *   projects  group_id TEXT PK, first_seen TEXT
+ *   actions   key TEXT PK, target TEXT, at TEXT, outcome TEXT
+ */
+export class IndexStore implements BudgetBook {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  migrate(): void {
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS projects (group_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS actions (key TEXT PRIMARY KEY, target TEXT NOT NULL, at TEXT NOT NULL, outcome TEXT NOT NULL);
+    `);
+  }
+
+  register(groupId: string, at: string): void {
+    this.sql.exec(
+      "INSERT OR IGNORE INTO projects (group_id, first_seen) VALUES (?, ?)",
+      groupId.toLowerCase(),
+      at,
+    );
+  }
+
+  projects(): string[] {
+    return this.sql
+      .exec("SELECT group_id FROM projects ORDER BY group_id")
+      .toArray()
+      .map((r) => String(r.group_id));
+  }
+
+  has(key: string): boolean {
+    return this.sql.exec("SELECT 1 FROM actions WHERE key = ?", key).toArray().length > 0;
+  }
+
+  prune(since: string): void {
+    this.sql.exec("DELETE FROM actions WHERE at < ?", since);
+  }
+
+  actions(): PastAction[] {
+    return this.sql
+      .exec("SELECT target, at, outcome FROM actions ORDER BY at")
+      .toArray()
+      .map((r) => ({
+        target: String(r.target),
+        at: String(r.at),
+        outcome: r.outcome as PastAction["outcome"],
+      }));
+  }
+
+  add(key: string, target: string, at: string): void {
+    this.sql.exec(
+      "INSERT INTO actions (key, target, at, outcome) VALUES (?, ?, ?, 'sending')",
+      key,
+      target,
+      at,
+    );
+  }
+
+  settle(key: string, outcome: PastAction["outcome"]): void {
+    this.sql.exec("UPDATE actions SET outcome = ? WHERE key = ?", outcome, key);
+  }
 }
