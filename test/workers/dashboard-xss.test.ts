@@ -27,7 +27,8 @@ const PAYLOADS = [
 ];
 
 /** Every element the pages are made of. */
-const ELEMENTS = `html head meta title link body header nav ul ol li a form input button main h1 h2 h3 p section
+const ELEMENTS =
+  `html head meta title link body header nav ul ol li a form input button main h1 h2 h3 p section
 dl dt dd code span strong div label select option table caption thead tbody tr th td time figure figcaption
 svg g line text rect polyline circle meter`.split(/\s+/);
 
