@@ -1,21 +1,63 @@
 /**
- * `npm run alert:test -- --url URL [--secret S] [--cluster NAME] [--percent N] [--status OPEN|CLOSED] [--group ID]`
+ * `npm run alert:test -- --url URL [--secret S] [--cluster NAME] [--percent N] [--status OPEN|CLOSED] [--id ID] [--group ID]`
  *
  * Signs and sends a realistic connection alert, exactly as Atlas would, to any deployment of the
  * responder. The secret defaults to ATLAS_WEBHOOK_SECRET from .dev.vars or the environment; the
  * project to CLUSTERS' entry for the cluster, else a fixed sample id.
- * Exit 0 when the responder accepted it (2xx), 1 when it did not, 2 for usage errors.
+ * Every OPEN is a new Atlas alert (a fresh id); the tool prints the id and the exact command that
+ * closes it (`--status CLOSED --id …`, which requires `--id`).
+ * Exit 0 when the responder accepted it (2xx), 1 when it did not or could not be reached (the cause
+ * printed), 2 for usage errors.
  */
-import { parseArgs } from "node:util";
+import { randomBytes } from "node:crypto";
 import { sampleConnectionAlert } from "../atlas/sample-alert.ts";
 import { signAtlasBody } from "../atlas/webhook-signature.ts";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
-import { loadEnvironment } from "./environment.ts";
+import { type Io, parseCliArgs, runMain, usageError } from "./args.ts";
 
 const SAMPLE_GROUP_ID = "5e5a000000000000000000aa";
 
-const USAGE =
-  "usage: npm run alert:test -- --url URL [--secret S] [--cluster NAME] [--percent N] [--status OPEN|CLOSED] [--group ID]";
+export const USAGE = `usage: npm run alert:test -- --url URL [--secret S] [--cluster NAME] [--percent N] [--status OPEN|CLOSED] [--id ID] [--group ID]
+
+  --url URL         the responder (its /webhooks/atlas path is added when the URL has none)
+  --secret S        the webhook secret (default: ATLAS_WEBHOOK_SECRET)
+  --cluster NAME    the alert's cluster (default Cluster0)
+  --percent N       connections as a share of the limit, 0-100 (default 86)
+  --status STATUS   OPEN (a new alert, a fresh id) or CLOSED (needs --id)
+  --id ID           the alert to close: the id an OPEN run printed
+  --group ID        the project id (default: CLUSTERS' entry for the cluster, else a sample id)
+  --help            this text`;
+
+const OPTIONS = {
+  url: { type: "string" },
+  secret: { type: "string" },
+  cluster: { type: "string", default: "Cluster0" },
+  percent: { type: "string", default: "86" },
+  status: { type: "string", default: "OPEN" },
+  id: { type: "string" },
+  group: { type: "string" },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: string };
+
+/** A fresh 24-hex Atlas alert id. */
+export function freshAlertId(): string {
+  return randomBytes(12).toString("hex");
+}
+
+/** Why a request failed before any answer: the innermost cause's code (ECONNREFUSED, …) and message. */
+export function describeNetworkError(error: unknown): string {
+  if ((error as Error)?.name === "TimeoutError") return "timed out";
+  const chain: unknown[] = [];
+  for (let e: unknown = error; e && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
+  const inner = chain.at(-1) as { code?: unknown; message?: unknown; errors?: unknown } | undefined;
+  // An AggregateError (both IPv4 and IPv6 refused) carries its codes on its members.
+  const members = Array.isArray(inner?.errors) ? (inner.errors as Array<{ code?: unknown }>) : [];
+  const code =
+    typeof inner?.code === "string" ? inner.code : members.find((m) => typeof m.code === "string")?.code;
+  const message = typeof inner?.message === "string" && inner.message ? inner.message : String(inner);
+  return code && !message.includes(String(code)) ? `${String(code)} (${message})` : message;
+}
 
 /** Runs the command with `argv` and returns its exit code. */
 export async function alertTest(
@@ -25,34 +67,11 @@ export async function alertTest(
   err: (line: string) => void,
   fetchImpl: typeof fetch = fetch,
 ): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string" },
-        secret: { type: "string" },
-        cluster: { type: "string", default: "Cluster0" },
-        percent: { type: "string", default: "86" },
-        status: { type: "string", default: "OPEN" },
-        group: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    err(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    out(USAGE);
-    return 0;
-  }
-  const usage = (message: string) => {
-    err(`${message}\n${USAGE}`);
-    return 2;
-  };
+  const io: Io = { out, err };
+  const args = parseCliArgs<Values>(argv, OPTIONS, USAGE, io);
+  if (!args.ok) return args.code;
+  const values = args.values;
+  const usage = (message: string) => usageError(message, USAGE, io);
 
   const url = String(values.url ?? "");
   if (!url) return usage("--url is required");
@@ -68,17 +87,27 @@ export async function alertTest(
   const secret = String(values.secret ?? env.ATLAS_WEBHOOK_SECRET ?? "");
   if (!secret) return usage("no secret: pass --secret or set ATLAS_WEBHOOK_SECRET");
   const percent = Number(values.percent);
-  if (!Number.isFinite(percent) || percent < 0 || percent > 1000) return usage("--percent must be a number");
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(String(values.percent)) || !(percent >= 0 && percent <= 100)) {
+    return usage("--percent must be a number from 0 to 100");
+  }
   const status = String(values.status).toUpperCase();
   if (status !== "OPEN" && status !== "CLOSED") return usage("--status must be OPEN or CLOSED");
+  if (values.id !== undefined && !/^[0-9a-f]{24}$/i.test(values.id)) {
+    return usage("--id must be a 24-character hex alert id");
+  }
+  if (status === "CLOSED" && values.id === undefined) {
+    return usage("--status CLOSED needs --id: the id the OPEN run printed");
+  }
+  const alertId = values.id?.toLowerCase() ?? freshAlertId();
   const cluster = String(values.cluster);
   const groupId = String(values.group ?? configuredGroup(env, cluster) ?? SAMPLE_GROUP_ID);
   if (!/^[0-9a-f]{24}$/i.test(groupId)) return usage("--group must be a 24-character hex project id");
 
   const { body, event } = await sampleConnectionAlert({ groupId, cluster, percent, status, now: new Date() });
+  body.id = alertId;
   const raw = JSON.stringify(body);
   const signature = await signAtlasBody(raw, secret);
-  out(`POST ${target.origin}${target.pathname}  (${event}, ${cluster} at ${percent} %)`);
+  out(`POST ${target.origin}${target.pathname}  (${event}, ${cluster} at ${percent} %, alert ${alertId})`);
   let response: Response;
   try {
     response = await fetchImpl(target, {
@@ -88,14 +117,28 @@ export async function alertTest(
       signal: AbortSignal.timeout(DEFAULT_HTTP_TIMEOUT_MS),
     });
   } catch (error) {
-    err(
-      `could not reach ${target.origin}: ${(error as Error).name === "TimeoutError" ? "timed out" : (error as Error).message}`,
-    );
+    err(`could not reach ${target.origin}: ${describeNetworkError(error)}`);
     return 1;
   }
   const text = await response.text();
   out(`${response.status} ${text}`);
+  if (response.ok && status === "OPEN") {
+    const flags = [
+      `--url ${target.origin}${target.pathname}`,
+      ...(values.secret !== undefined ? ["--secret '<the same secret>'"] : []),
+      ...(values.cluster !== "Cluster0" ? [`--cluster ${shellWord(cluster)}`] : []),
+      ...(values.group !== undefined ? [`--group ${groupId}`] : []),
+      "--status CLOSED",
+      `--id ${alertId}`,
+    ];
+    out(`alert id ${alertId}; close it with:\n  npm run alert:test -- ${flags.join(" ")}`);
+  }
   return response.ok ? 0 : 1;
+}
+
+/** A word the shell reads back unchanged. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** The project of the configured cluster with this name, if CLUSTERS names exactly one. */
@@ -114,6 +157,10 @@ function configuredGroup(env: Record<string, unknown>, cluster: string): string 
 }
 
 if (import.meta.main) {
-  const { env } = loadEnvironment();
-  process.exitCode = await alertTest(process.argv.slice(2), env, console.log, console.error);
+  await runMain(
+    "alert:test",
+    ({ env }) => alertTest(process.argv.slice(2), env, console.log, console.error),
+    () => [],
+    USAGE,
+  );
 }

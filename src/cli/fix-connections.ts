@@ -8,10 +8,9 @@
  * Exit 0 resolved or nothing to do, 1 the action failed or the count did not come down, 2 usage or
  * configuration error. Never a stack trace.
  */
-import { parseArgs } from "node:util";
 import { type ClusterConfig, type Config, parseConfig } from "../config/schema.ts";
 import { isConfigError } from "../errors.ts";
-import { loadEnvironment } from "./environment.ts";
+import { parseCliArgs, runMain, usageError } from "./args.ts";
 import { fixLocal } from "./fix-local.ts";
 import { createTerminal, type Terminal } from "./fix-terminal.ts";
 import { fixThroughWorker } from "./fix-worker.ts";
@@ -30,32 +29,20 @@ export async function fixConnections(
   env: Record<string, unknown>,
   term: Terminal,
 ): Promise<number> {
-  let values: { cluster?: string; "dry-run"?: boolean; yes?: boolean; worker?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        cluster: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        yes: { type: "boolean", short: "y", default: false },
-        worker: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    term.err(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    term.out(USAGE);
-    return 0;
-  }
-  const usage = (message: string) => {
-    term.err(`${message}\n${USAGE}`);
-    return 2;
-  };
+  const args = parseCliArgs<{ cluster?: string; "dry-run"?: boolean; yes?: boolean; worker?: string }>(
+    argv,
+    {
+      cluster: { type: "string" },
+      "dry-run": { type: "boolean", default: false },
+      yes: { type: "boolean", short: "y", default: false },
+      worker: { type: "string" },
+    },
+    USAGE,
+    term,
+  );
+  if (!args.ok) return args.code;
+  const values = args.values;
+  const usage = (message: string) => usageError(message, USAGE, term);
   let worker: URL | null = null;
   if (values.worker !== undefined) {
     try {
@@ -116,27 +103,10 @@ function pickCluster(config: Config, name: string | undefined): ClusterConfig | 
 }
 
 if (import.meta.main) {
-  const { env } = loadEnvironment();
-  const term = createTerminal(env);
-  const secrets = (() => {
-    try {
-      return parseConfig(env).secrets;
-    } catch {
-      return [];
-    }
-  })();
-  const scrub = (text: string) =>
-    secrets.filter((s) => s.length >= 6).reduce((t, s) => t.split(s).join("[redacted]"), text);
-  const fail = (error: unknown) => {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    term.err(`fix:connections stopped: ${scrub(message)}`);
-    process.exit(1);
-  };
-  process.on("uncaughtException", fail);
-  process.on("unhandledRejection", fail);
-  try {
-    process.exitCode = await fixConnections(process.argv.slice(2), env, term);
-  } catch (error) {
-    fail(error);
-  }
+  await runMain(
+    "fix:connections",
+    (loaded) => fixConnections(process.argv.slice(2), loaded.env, createTerminal(loaded.env)),
+    (env) => parseConfig(env).secrets,
+    USAGE,
+  );
 }

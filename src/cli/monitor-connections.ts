@@ -5,9 +5,10 @@
  * .dev.vars and the environment) and shows current / limit / %, the trend and time to the limit,
  * the per-app breakdown where the tier allows, and a sparkline. `--once --json` prints one JSON
  * document (the shape is part of the contract) and exits. Exit 0 done, 1 no source answered,
- * 2 usage or configuration error.
+ * 2 usage or configuration error. Needs only what it reads: CLUSTERS, MONGODB_URI (or a cluster's
+ * uriSecret) and Atlas Admin API credentials — no webhook secret, no admin token, no target secrets.
+ * ANSI escapes only on a terminal without NO_COLOR.
  */
-import { parseArgs } from "node:util";
 import { createAtlasAdminClientFor } from "../atlas/admin-client.ts";
 import { type Config, parseConfig } from "../config/schema.ts";
 import { isConfigError } from "../errors.ts";
@@ -16,10 +17,24 @@ import { createNodeFetch } from "../outbound/node-fetch.ts";
 import { type Assessment, assess } from "../stats/assess.ts";
 import { createStatsSourceFactory } from "../stats/sources.ts";
 import type { SeriesPoint, StatsReading } from "../stats/types.ts";
-import { loadEnvironment } from "./environment.ts";
+import { type Io, parseCliArgs, runMain, usageError } from "./args.ts";
 
-const USAGE =
-  "usage: npm run monitor:connections -- [--cluster NAME] [--group ID] [--interval SECONDS] [--once] [--json]";
+export const USAGE = `usage: npm run monitor:connections -- [--cluster NAME] [--group ID] [--interval SECONDS] [--once] [--json]
+
+  --cluster NAME      the cluster to read (optional when CLUSTERS lists exactly one)
+  --group ID          its Atlas project id (optional when CLUSTERS names it)
+  --interval SECONDS  seconds between readings, 1-3600 (default 10)
+  --once              one reading, then exit (0 read, 1 no source answered)
+  --json              print the reading as one JSON document
+  --help              this text`;
+
+const OPTIONS = {
+  cluster: { type: "string" },
+  group: { type: "string" },
+  interval: { type: "string", default: "10" },
+  once: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+} as const;
 const SPARKS = "▁▂▃▄▅▆▇█";
 
 /** The `--json` document: DESIGN §6's shape. */
@@ -54,7 +69,7 @@ export function renderScreen(cluster: string, a: Assessment, now: Date): string 
   const lines = [
     `atlas-responder · ${cluster}${a.tier ? ` (${a.tier})` : ""} · ${now.toLocaleTimeString()}`,
     "",
-    `connections  ${a.current ?? "?"} / ${a.limit ?? "?"}  ${pct}`,
+    `connections  ${a.current ?? "?"} / ${a.limit ?? "?"}  ${pct}${missing(a)}`,
     `             [${"#".repeat(filled)}${".".repeat(barWidth - filled)}]`,
     `trend        ${a.trendPerMinute === null ? "—" : `${a.trendPerMinute > 0 ? "+" : ""}${a.trendPerMinute}/min`}${
       a.minutesToLimit === null ? "" : `  · limit in ~${a.minutesToLimit} min`
@@ -77,6 +92,19 @@ export function renderScreen(cluster: string, a: Assessment, now: Date): string 
     ...a.sources.map((s) => `source ${s.name.padEnd(12)} ${s.ok ? "ok" : `failed: ${s.error}`}`),
   );
   return lines.join("\n");
+}
+
+/** Why the count or the limit is missing: the failed sources' reasons, or that none was asked. */
+function missing(a: Assessment): string {
+  if (a.current !== null && a.limit !== null) return "";
+  const failed = a.sources.filter((s) => !s.ok);
+  const what = a.current === null ? "no count" : "no limit";
+  if (failed.length === 0) {
+    return a.current === null
+      ? `  (${what}: no source answered)`
+      : "  (no limit: the tier is unknown; set CLUSTERS[].tier)";
+  }
+  return `  (${what}: ${failed.map((s) => `${s.name} ${s.error ?? "failed"}`).join("; ")})`;
 }
 
 /**
@@ -114,25 +142,10 @@ interface Options {
   json: boolean;
 }
 
-/** Parses arguments against the configuration; a string is a usage error. */
-export function parseOptions(argv: string[], config: Config): Options | string {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        cluster: { type: "string" },
-        group: { type: "string" },
-        interval: { type: "string", default: "10" },
-        once: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    return (error as Error).message;
-  }
+type Values = { cluster?: string; group?: string; interval?: string; once?: boolean; json?: boolean };
+
+/** Resolves parsed flags against the configuration; a string is a usage error. */
+export function parseOptions(values: Values, config: Config): Options | string {
   const intervalSeconds = Number(values.interval);
   if (!Number.isFinite(intervalSeconds) || intervalSeconds < 1 || intervalSeconds > 3600) {
     return "--interval must be between 1 and 3600 seconds";
@@ -152,27 +165,28 @@ export function parseOptions(argv: string[], config: Config): Options | string {
   return { cluster, groupId, intervalSeconds, once: Boolean(values.once), json: Boolean(values.json) };
 }
 
-/** Runs the command; returns its exit code. */
+/** Runs the command; returns its exit code. `ansi`: clear the screen between readings (a terminal). */
 export async function monitorConnections(
   argv: string[],
   env: Record<string, unknown>,
   out: (text: string) => void,
   err: (text: string) => void,
   signal?: AbortSignal,
+  terminal: { ansi: boolean } = { ansi: false },
 ): Promise<number> {
+  const io: Io = { out, err };
+  const args = parseCliArgs<Values>(argv, OPTIONS, USAGE, io);
+  if (!args.ok) return args.code;
   let config: Config;
   try {
-    config = parseConfig(env);
+    config = parseConfig(env, { need: "stats" });
   } catch (error) {
     if (!isConfigError(error)) throw error;
     for (const problem of error.problems) err(`${problem.key}: ${problem.message}`);
     return 2;
   }
-  const options = parseOptions(argv, config);
-  if (typeof options === "string") {
-    err(`${options}\n${USAGE}`);
-    return 2;
-  }
+  const options = parseOptions(args.values, config);
+  if (typeof options === "string") return usageError(options, USAGE, io);
   const http = createNodeFetch();
   try {
     const clock = { now: () => Date.now() };
@@ -206,7 +220,10 @@ export async function monitorConnections(
       }
       const answered = readings.some((r) => r.ok);
       if (options.json) out(JSON.stringify(monitorDocument(options.cluster, assessment)));
-      else out(`${options.once ? "" : "\x1b[2J\x1b[H"}${renderScreen(options.cluster, assessment, now)}`);
+      else {
+        const clear = options.once ? "" : terminal.ansi ? "\x1b[2J\x1b[H" : "\n";
+        out(`${clear}${renderScreen(options.cluster, assessment, now)}`);
+      }
       if (options.once) return answered ? 0 : 1;
       const stopped = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), options.intervalSeconds * 1000);
@@ -223,14 +240,16 @@ export async function monitorConnections(
 }
 
 if (import.meta.main) {
-  const { env } = loadEnvironment();
-  const controller = new AbortController();
-  process.on("SIGINT", () => controller.abort());
-  process.exitCode = await monitorConnections(
-    process.argv.slice(2),
-    env,
-    console.log,
-    console.error,
-    controller.signal,
+  await runMain(
+    "monitor:connections",
+    ({ env }) => {
+      const controller = new AbortController();
+      process.on("SIGINT", () => controller.abort());
+      return monitorConnections(process.argv.slice(2), env, console.log, console.error, controller.signal, {
+        ansi: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+      });
+    },
+    (env) => parseConfig(env, { need: "stats" }).secrets,
+    USAGE,
   );
 }

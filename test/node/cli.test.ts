@@ -95,11 +95,21 @@ describe("alert:test", () => {
     expect(alert.id).toMatch(/^[0-9a-f]{24}$/);
   });
 
-  it("sends CLOSED for the same alert id as OPEN", async () => {
+  it("gives every OPEN a fresh id; CLOSED with --id closes that alert", async () => {
     const io = capture();
     await alertTest(["--url", url, "--secret", SECRET], {}, io.write, io.error);
+    const first = JSON.parse(received.at(-1)!.body);
+    await alertTest(["--url", url, "--secret", SECRET], {}, io.write, io.error);
     const open = JSON.parse(received.at(-1)!.body);
-    await alertTest(["--url", url, "--secret", SECRET, "--status", "closed"], {}, io.write, io.error);
+    expect(open.id).not.toBe(first.id);
+    expect(io.out.join("\n")).toContain(`--status CLOSED --id ${open.id}`);
+    const code = await alertTest(
+      ["--url", url, "--secret", SECRET, "--status", "closed", "--id", open.id],
+      {},
+      io.write,
+      io.error,
+    );
+    expect(code).toBe(0);
     const closed = JSON.parse(received.at(-1)!.body);
     expect(received.at(-1)!.headers["x-mms-event"]).toBe("alert.close");
     expect(closed.id).toBe(open.id);
@@ -124,6 +134,9 @@ describe("alert:test", () => {
     [[]],
     [["--url", "ftp://x"]],
     [["--url", "http://x", "--secret", "s", "--percent", "lots"]],
+    [["--url", "http://x", "--secret", "s", "--percent", "101"]],
+    [["--url", "http://x", "--secret", "s", "--status", "CLOSED"]],
+    [["--url", "http://x", "--secret", "s", "--status", "CLOSED", "--id", "short"]],
     [["--url", "http://x", "--secret", "s", "--status", "MAYBE"]],
     [["--url", "http://x", "--secret", "s", "--group", "nope"]],
     [["--url", "http://x", "--bogus"]],
