@@ -41,6 +41,7 @@ export async function act(ctx: StepContext, incident: IncidentRecord): Promise<v
         status: "unknown",
         detail: {
           target: pending.target,
+          ...(typeof pending.detail.action === "string" ? { action: pending.detail.action } : {}),
           detail:
             "the responder stopped between sending the call and recording its answer; it will not be repeated",
         },
@@ -191,7 +192,7 @@ async function redeploy(
     store.journal(incident.id, when, {
       step: "action",
       status: kind,
-      detail: { target: target.name, platform: target.kind, ...outcomeDetail },
+      detail: { target: target.name, platform: target.kind, action: call.action, ...outcomeDetail },
     });
     // Atlas closed the incident while the call was out: record what happened, change nothing else.
     if (!stillActing(ctx, incident)) return;
@@ -283,7 +284,7 @@ async function failover(
     store.journal(incident.id, when, {
       step: "action",
       status: result.kind,
-      detail: { target: incident.clusterName, kind: "atlas", detail: result.detail },
+      detail: { target: incident.clusterName, kind: "atlas", action: "test failover", detail: result.detail },
     });
     if (!stillActing(ctx, incident)) return;
     if (result.kind === "started")

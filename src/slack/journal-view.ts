@@ -240,19 +240,23 @@ export function describePlan(entry: JournalEntry, now: Date): string {
 
 /** Action entries, with each `sending` folded into the outcome that followed it. */
 export function actionLines(journal: readonly JournalEntry[]): string[] {
-  const rows: { key: string; entry: JournalEntry }[] = [];
+  const rows: { key: string; entry: JournalEntry; action: string | undefined }[] = [];
   for (const entry of journal) {
     if (entry.step !== "action") continue;
     const d = detailOf(entry);
     const key = `${str(d, "target") ?? ""}|${str(d, "action") ?? ""}`;
-    const pending = rows.findLastIndex((r) => r.key === key && r.entry.status === "sending");
-    if (pending >= 0 && entry.status !== "sending") rows[pending] = { key, entry };
-    else rows.push({ key, entry });
+    // Outcomes journaled before they carried the action name fold into their target's last call.
+    const sameCall = (r: { key: string }) =>
+      str(d, "action") === undefined ? r.key.startsWith(`${str(d, "target") ?? ""}|`) : r.key === key;
+    const pending = rows.findLastIndex((r) => sameCall(r) && r.entry.status === "sending");
+    if (pending >= 0 && entry.status !== "sending") {
+      rows[pending] = { key, entry, action: str(d, "action") ?? rows[pending]!.action };
+    } else rows.push({ key, entry, action: str(d, "action") });
   }
-  return rows.map(({ entry }) => {
+  return rows.map(({ entry, action: name }) => {
     const d = detailOf(entry);
     const emoji = ACTION_EMOJI[entry.status] ?? ":small_blue_diamond:";
-    const action = escapeText(str(d, "action") ?? "action", 40);
+    const action = escapeText(name ?? "action", 40);
     const target = escapeText(str(d, "target") ?? "?");
     const kind = str(d, "kind") ?? str(d, "platform");
     const status = escapeText(entry.status, 20);

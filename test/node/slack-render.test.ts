@@ -266,6 +266,26 @@ describe("renderIncidentMessage", () => {
     expect(approve?.confirm?.text.text).toContain("Cluster0");
   });
 
+  it("shows a call and its outcome as one line, whether or not the outcome names the action", () => {
+    for (const named of [true, false]) {
+      const journal = journalFor("open");
+      journal.push(
+        entry(3, "action", "sending", { target: "api", kind: "render", action: "restart", attempt: 1 }),
+      );
+      journal.push(
+        entry(4, "action", "started", {
+          target: "api",
+          platform: "render",
+          ...(named ? { action: "restart" } : {}),
+          detail: "render accepted the restart",
+        }),
+      );
+      const text = blockText(render(incident("verifying", journal)));
+      expect(text).toMatch(/restart \*api\* \(render\): started/);
+      expect(text).not.toMatch(/\*api\* \(render\): sending/);
+    }
+  });
+
   it("reads the failover from the approval request as the core writes it", () => {
     const journal = journalFor("open");
     const failover = planDetail({ kind: "failover", reason: "M10: no attributable app" });
