@@ -3,18 +3,27 @@
  * account. ADMIN_TOKEN comes from the environment when set, else one is generated and printed; the
  * webhook secret comes from the environment or .dev.vars, else a local one is generated. Once the
  * Worker answers /healthz it prints how to send it a signed sample alert. Local state lives in
- * .wrangler/state (or RESPONDER_STATE_DIR).
+ * .wrangler/state (or RESPONDER_STATE_DIR). Values reach wrangler through a 0600 temporary env file
+ * (./wrangler-env.ts), never `--var`, which `ps` shows every user.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { loadEnvironment } from "../src/cli/environment.ts";
+import { EnvironmentFileError, type LoadedEnvironment, loadEnvironment } from "../src/cli/environment.ts";
+import { runWrangler, workerValues } from "./wrangler-env.ts";
 
 const port = Number(process.env.PORT ?? 8787);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error("PORT must be a TCP port number");
   process.exit(2);
 }
-const { env } = loadEnvironment();
+let loaded: LoadedEnvironment;
+try {
+  loaded = loadEnvironment();
+} catch (error) {
+  if (!(error instanceof EnvironmentFileError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+const { env } = loaded;
 const generated: string[] = [];
 const pick = (name: string): string => {
   const value = env[name];
@@ -29,8 +38,7 @@ const adminToken =
 const webhookSecret = pick("ATLAS_WEBHOOK_SECRET");
 
 const base = `http://127.0.0.1:${port}`;
-const child = spawn(
-  "wrangler",
+runWrangler(
   [
     "dev",
     "--ip",
@@ -41,21 +49,10 @@ const child = spawn(
     // Local incidents survive restarts here; tests point it at a temporary folder.
     "--persist-to",
     process.env.RESPONDER_STATE_DIR || ".wrangler/state",
-    "--var",
-    `ADMIN_TOKEN:${adminToken}`,
-    "--var",
-    `ATLAS_WEBHOOK_SECRET:${webhookSecret}`,
   ],
-  {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-  },
+  { ...workerValues(loaded), ADMIN_TOKEN: adminToken, ATLAS_WEBHOOK_SECRET: webhookSecret },
+  ["ignore", "inherit", "inherit"],
 );
-
-const stop = (signal: NodeJS.Signals) => child.kill(signal);
-process.on("SIGINT", () => stop("SIGINT"));
-process.on("SIGTERM", () => stop("SIGTERM"));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
 
 async function waitForHealth(deadline: number): Promise<boolean> {
   while (Date.now() < deadline) {

@@ -17,6 +17,8 @@ export interface EnvironmentSources {
 export interface LoadedEnvironment {
   env: Record<string, unknown>;
   files: string[];
+  /** The keys each file set (wrangler.toml's [vars], .dev.vars), so a runner can pass them on. */
+  keys: { toml: string[]; devVars: string[] };
 }
 
 /**
@@ -85,22 +87,26 @@ export function loadEnvironment(sources: EnvironmentSources = {}): LoadedEnviron
   const cwd = sources.cwd ?? process.cwd();
   const files: string[] = [];
   const env: Record<string, unknown> = {};
+  const keys: LoadedEnvironment["keys"] = { toml: [], devVars: [] };
 
   const tomlPath = path.join(cwd, "wrangler.toml");
   if (existsSync(tomlPath)) {
     const toml = readToml("wrangler.toml", readFileSync(tomlPath, "utf8"));
     Object.assign(env, toml.vars ?? {});
+    keys.toml.push(...Object.keys(toml.vars ?? {}));
     files.push("wrangler.toml");
   }
   const devVarsPath = path.join(cwd, ".dev.vars");
   if (existsSync(devVarsPath)) {
     const text = readFileSync(devVarsPath, "utf8");
     checkDevVars(text);
-    Object.assign(env, parseEnv(text));
+    const parsed = parseEnv(text);
+    Object.assign(env, parsed);
+    keys.devVars.push(...Object.keys(parsed));
     files.push(".dev.vars");
   }
   for (const [key, value] of Object.entries(sources.processEnv ?? process.env)) {
     if (value !== undefined) env[key] = value;
   }
-  return { env, files };
+  return { env, files, keys };
 }

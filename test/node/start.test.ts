@@ -2,7 +2,7 @@
  * `npm start` end to end: the real Worker under `wrangler dev`, driven from outside with
  * `alert:test` and the operator API, as a user would on a fresh machine.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -56,6 +56,15 @@ afterAll(async () => {
 });
 
 describe("npm start", () => {
+  it("passes its secrets in an env file, never on a command line", () => {
+    const secret = /webhook secret[^:]*: (\S+)/.exec(output)?.[1];
+    expect(secret).toBeTruthy();
+    const commandLines = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+    expect(commandLines).toContain("--env-file");
+    expect(commandLines).not.toContain(secret!);
+    expect(commandLines).not.toContain(TOKEN);
+  });
+
   it("answers /healthz", async () => {
     const response = await fetch(`${base}/healthz`);
     expect(response.status).toBe(200);
@@ -74,7 +83,11 @@ describe("npm start", () => {
       (l) => lines.push(l),
     );
     expect(code).toBe(0);
-    expect(lines.at(-1)).toMatch(/^202 \{"status":"accepted","incident":"[0-9a-f]{24}-[0-9a-z]{15}"\}$/);
+    // The answer, then the command that closes the alert.
+    expect(lines.find((l) => l.startsWith("202 "))).toMatch(
+      /^202 \{"status":"accepted","incident":"[0-9a-f]{24}-[0-9a-z]{15}"\}$/,
+    );
+    expect(lines.at(-1)).toMatch(/--status CLOSED --id [0-9a-f]{24}$/);
 
     const list = await fetch(`${base}/incidents`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const body = (await list.json()) as { incidents: Array<{ cluster: { name: string }; state: string }> };
