@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { MIN_ADMIN_TOKEN_LENGTH } from "../constants.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { cleartextRefusal } from "../outbound/delivery.ts";
 import { secretName } from "../platforms/target-base.ts";
 import { type Target, targetSchema } from "../platforms/targets.ts";
 
@@ -102,6 +103,11 @@ export interface Config {
   clusters: ClusterConfig[];
   /** PUBLIC_URL: the Worker's public base URL (no trailing slash), for links to dashboard pages. */
   publicUrl?: string;
+  /**
+   * NOTIFY_WEBHOOK_URL (a secret) and NOTIFY_FORMAT: one signed POST per change of incident state
+   * (src/notify/). Absent when NOTIFY_WEBHOOK_URL is not set.
+   */
+  notify?: NotifyConfig;
   /** Every secret value in the configuration, so log and message writers can scrub them. */
   secrets: string[];
   /**
@@ -125,6 +131,13 @@ export interface Config {
   clustersMatching(groupId: string | null, name: string | null): ClusterConfig[];
   /** Look up a secret named by `TARGETS[].secret` or `CLUSTERS[].uriSecret` (validated to exist). */
   secret(name: string): string;
+}
+
+export const NOTIFY_FORMATS = ["json", "discord"] as const;
+export type NotifyFormat = (typeof NOTIFY_FORMATS)[number];
+export interface NotifyConfig {
+  url: string;
+  format: NotifyFormat;
 }
 
 type Env = Readonly<Record<string, unknown>>;
@@ -275,6 +288,8 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     problems,
   )?.replace(/\/+$/, "");
 
+  const notify = parseNotify(env, problems, keep);
+
   const policy =
     parseWith(
       policySchema.default(policySchema.parse({})),
@@ -352,6 +367,7 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     mongodbUri,
     slack,
     ...(publicUrl ? { publicUrl } : {}),
+    ...(notify ? { notify } : {}),
     policy,
     targets,
     clusters,
@@ -422,6 +438,39 @@ function parseSlack(
     return { kind: "webhook", url: webhookUrl, signingSecret, approvers };
   }
   return { kind: "none", signingSecret, approvers };
+}
+
+/** NOTIFY_WEBHOOK_URL must be https (plain http only to loopback): it is a secret, and so is what it carries. */
+function parseNotify(
+  env: Env,
+  problems: ConfigProblem[],
+  keep: (v: string | undefined) => string | undefined,
+): NotifyConfig | undefined {
+  const format =
+    parseWith(
+      z.enum(NOTIFY_FORMATS).default("json"),
+      "NOTIFY_FORMAT",
+      env.NOTIFY_FORMAT || undefined,
+      problems,
+    ) ?? "json";
+  const url = keep(optionalString(env, "NOTIFY_WEBHOOK_URL", problems));
+  if (url === undefined) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) {
+    problems.push({ key: "NOTIFY_WEBHOOK_URL", message: "must be an http(s) URL" });
+    return undefined;
+  }
+  const refusal = cleartextRefusal(parsed);
+  if (refusal) {
+    problems.push({ key: "NOTIFY_WEBHOOK_URL", message: "must be https (plain http only to localhost)" });
+    return undefined;
+  }
+  return { url, format };
 }
 
 function isMongoUri(value: string): boolean {
