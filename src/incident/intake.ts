@@ -9,6 +9,9 @@
  * - Atlas does not promise ordering: a delivery older than what is known of its alert changes nothing.
  * - One incident per cluster: opens join the live one; the last of its alerts to close closes it.
  * - A manual run at rest is not what Atlas is alerting about now: an Atlas open supersedes it.
+ * - A watch incident (origin `watch`, src/incident/watch.ts) is never superseded, at rest or not: it
+ *   was opened for the very condition Atlas now alerts about, so the alert joins it (DESIGN
+ *   "Proactive watch") and keeps one history; a resolved one at rest runs again, as any incident does.
  */
 import {
   type AlertIntent,

@@ -112,6 +112,13 @@ export type JournalEvent =
   | { step: "incident"; status: "resolved"; detail: { before: Figures; after: Figures; note: string } }
   | { step: "incident"; status: "escalated" | "closed"; detail: { reason: string } }
   | { step: "slack"; status: "failed" | "unknown"; detail: { error: string; detail?: string } }
+  | { step: "notify"; status: "failed" | "unknown"; detail: { error: string; detail?: string } }
+  | { step: "watch"; status: "opened"; detail: { percent: number; threshold: number; samples: number } }
+  | {
+      step: "watch";
+      status: "eta";
+      detail: { minutesToLimit: number; thresholdMinutes: number; percent: number | null };
+    }
   | { step: ErrorStep; status: "error"; detail: { error: string; message: string; retryInSeconds: number } };
 
 /** Where a human decision came from. */

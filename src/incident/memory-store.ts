@@ -8,7 +8,15 @@
 import type { SeriesPoint } from "../stats/types.ts";
 import type { JournalEvent, JournalRow } from "./journal.ts";
 import type { ActionRecord, ActionStatus, IncidentChanges, IncidentRecord, NewIncident } from "./record.ts";
-import type { AlertState, DeliveryRow, IncidentStore } from "./store.ts";
+import type {
+  AlertState,
+  ClusterNotice,
+  DeliveryRow,
+  IncidentStore,
+  StoredSample,
+  WatchState,
+} from "./store.ts";
+import { INITIAL_WATCH_STATE, retainSamples } from "./watch.ts";
 
 /** How long readings are kept: an hour is all the trend and the sparkline need, twice for margin. */
 const READINGS_KEPT_MS = 2 * 3600_000;
@@ -23,6 +31,10 @@ export interface MemoryState {
   readings: Array<{ clusterKey: string; at: string; value: number }>;
   snoozes: Array<{ clusterKey: string; until: string; by: string | null }>;
   failovers: Array<{ clusterKey: string; at: string }>;
+  /** The cron watch's (absent in state files written before it). */
+  samples?: Array<StoredSample & { clusterKey: string }>;
+  watch?: Array<WatchState & { clusterKey: string }>;
+  notices?: ClusterNotice[];
 }
 
 export function emptyMemoryState(): MemoryState {
@@ -214,6 +226,33 @@ export function createMemoryStore(initial: MemoryState = emptyMemoryState()): Me
     },
     recordFailover(clusterKey, at) {
       state.failovers.push({ clusterKey, at });
+    },
+
+    addSample(clusterKey, sample) {
+      const all = state.samples ?? [];
+      const mine = retainSamples(
+        [...all.filter((s) => s.clusterKey === clusterKey), { ...copy(sample), clusterKey }],
+        Date.parse(sample.at),
+      );
+      state.samples = [...all.filter((s) => s.clusterKey !== clusterKey), ...mine];
+    },
+    samples: (clusterKey, sinceIso) =>
+      (state.samples ?? [])
+        .filter((s) => s.clusterKey === clusterKey && Date.parse(s.at) >= Date.parse(sinceIso))
+        .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
+        .map(({ at, current, limit, percent, tier }) => ({ at, current, limit, percent, tier })),
+    watchState(clusterKey) {
+      const found = (state.watch ?? []).find((w) => w.clusterKey === clusterKey);
+      return found ? { armed: found.armed, etaWarned: found.etaWarned } : { ...INITIAL_WATCH_STATE };
+    },
+    saveWatchState(clusterKey, watch) {
+      state.watch = [
+        ...(state.watch ?? []).filter((w) => w.clusterKey !== clusterKey),
+        { clusterKey, ...watch },
+      ];
+    },
+    notice(notice) {
+      state.notices = [...(state.notices ?? []), copy(notice)];
     },
   };
   return store;

@@ -26,8 +26,8 @@ export type Phase = (typeof PHASES)[number];
 /** A run is either dry (asked for by a trigger) or follows the configured mode at the time it decides. */
 export type RunMode = "dry-run" | null;
 
-/** Who opened the incident. */
-export type Origin = "atlas" | "manual";
+/** Who opened the incident: an Atlas alert, a person (trigger), or the cron watch (src/incident/watch.ts). */
+export type Origin = "atlas" | "manual" | "watch";
 
 /** The latest alert's figure, for the gather step. */
 export interface AlertValue {

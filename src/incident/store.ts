@@ -5,6 +5,7 @@
  * (./memory-store.ts) that the Node CLI saves to a state file and the Node specs drive.
  */
 import type { AlertIntent, AtlasEvent } from "../atlas/alert.ts";
+import type { SourceSummary } from "../stats/assess.ts";
 import type { SeriesPoint } from "../stats/types.ts";
 import type { JournalEvent, JournalRow } from "./journal.ts";
 import type {
@@ -15,6 +16,7 @@ import type {
   IncidentState,
   NewIncident,
 } from "./record.ts";
+import type { Sample } from "./samples.ts";
 
 /** One recorded webhook delivery. */
 export interface DeliveryRow {
@@ -48,6 +50,25 @@ export interface IncidentQuery {
   limit: number;
   /** Only incidents whose id sorts before this one (newest first): the page cursor. */
   beforeId?: string;
+}
+
+/** One cron-watch sample as stored: its figures and which sources answered. */
+export type StoredSample = Sample & { sources: SourceSummary[] };
+
+/** What the watch remembers of a cluster between runs (src/incident/watch.ts). */
+export interface WatchState {
+  /** False from a watch incident's opening until the percentage falls 10 points below the threshold. */
+  armed: boolean;
+  /** True while a time-to-limit warning has been given and the time to the limit is still short. */
+  etaWarned: boolean;
+}
+
+/** A notification about a cluster that has no live incident (the watch's time-to-limit warning). */
+export interface ClusterNotice {
+  clusterKey: string;
+  clusterName: string;
+  at: string;
+  summary: string;
 }
 
 export interface IncidentStore {
@@ -97,4 +118,14 @@ export interface IncidentStore {
   snooze(clusterKey: string, until: string, by: string | null): void;
   lastFailoverAt(clusterKey: string): string | null;
   recordFailover(clusterKey: string, at: string): void;
+
+  // the cron watch (src/incident/watch.ts)
+  /** Stores a sample and applies the retention rule (watch.ts `retainSamples`) to the cluster's samples. */
+  addSample(clusterKey: string, sample: StoredSample): void;
+  /** The cluster's samples taken at or after `sinceIso`, oldest first. */
+  samples(clusterKey: string, sinceIso: string): Sample[];
+  watchState(clusterKey: string): WatchState;
+  saveWatchState(clusterKey: string, state: WatchState): void;
+  /** Queues a notification that belongs to no incident; the store's notifier sends it. */
+  notice(notice: ClusterNotice): void;
 }

@@ -1,10 +1,11 @@
 /**
  * The incident core's dependencies inside the Worker: the runtime's `fetch`, the global action
  * budget held by `LedgerIndex`, a console logger, and the Slack client the ledger brings messages
- * up to date with. The rest is the wiring every door shares (src/wiring/core-deps.ts).
+ * up to date with, and the NOTIFY_WEBHOOK_URL client. The rest is the wiring every door shares (src/wiring/core-deps.ts).
  */
 import type { Config } from "../config/schema.ts";
 import type { ActionLimiter, CoreDeps } from "../incident/deps.ts";
+import { createNotifyClient, type NotifyClient } from "../notify/client.ts";
 import { createConsoleLogger } from "../observability/log.ts";
 import { createSlackClient, type SlackClient } from "../slack/client.ts";
 import { createCoreDeps } from "../wiring/core-deps.ts";
@@ -19,7 +20,7 @@ interface IndexStub {
 export function createWorkerDeps(
   config: Config,
   index: IndexStub,
-): { core: CoreDeps; slack: SlackClient | null } {
+): { core: CoreDeps; slack: SlackClient | null; notify: NotifyClient | null } {
   const fetchImpl = (input: Request | string | URL, init?: RequestInit) => fetch(input, init);
   const core = createCoreDeps({
     config,
@@ -33,5 +34,6 @@ export function createWorkerDeps(
   });
   const slack =
     config.slack.kind === "none" ? null : createSlackClient({ fetch: fetchImpl, config: config.slack });
-  return { core, slack };
+  const notify = config.notify ? createNotifyClient({ ...config.notify, fetch: fetchImpl }) : null;
+  return { core, slack, notify };
 }

@@ -28,7 +28,11 @@ import {
   type DeliveryOutcome,
   type TriggerRequest,
 } from "../incident/intake.ts";
+import type { ClusterOverview, Sample } from "../incident/samples.ts";
 import { type IncidentDetail, type IncidentSummary, incidentDetail, summarize } from "../incident/view.ts";
+import { type WatchOutcome, watchCluster } from "../incident/watch.ts";
+import type { NotifyClient } from "../notify/client.ts";
+import { syncNotify } from "../notify/sync.ts";
 import type { SlackClient } from "../slack/client.ts";
 import { syncSlack } from "../slack/sync.ts";
 import { createWorkerDeps } from "./deps.ts";
@@ -51,7 +55,7 @@ export interface LedgerQuery {
 }
 
 /** What tests may replace: the outside world, and the clock. */
-export type RunOverrides = Partial<CoreDeps> & { slack?: SlackClient | null };
+export type RunOverrides = Partial<CoreDeps> & { slack?: SlackClient | null; notify?: NotifyClient | null };
 
 export class Ledger extends DurableObject<LedgerEnv> {
   private readonly store: LedgerStore;
@@ -97,12 +101,13 @@ export class Ledger extends DurableObject<LedgerEnv> {
     return result;
   }
 
-  /** Runs every incident whose turn has come, then brings Slack up to date. */
+  /** Runs every incident whose turn has come, then brings Slack and NOTIFY_WEBHOOK_URL up to date. */
   async runDue(overrides: RunOverrides = {}): Promise<number> {
-    const { slack: slackOverride, ...coreOverrides } = overrides;
+    const { slack: slackOverride, notify: notifyOverride, ...coreOverrides } = overrides;
     const built = createWorkerDeps(this.settings, this.env.LEDGER_INDEX.getByName("index"));
     const deps: CoreDeps = { ...built.core, ...coreOverrides };
     const slack = slackOverride === undefined ? built.slack : slackOverride;
+    const notify = notifyOverride === undefined ? built.notify : notifyOverride;
     const groupId = this.store.registeredGroupId() ?? "";
     try {
       const steps = await runDue({ groupId, store: this.store, deps });
@@ -120,6 +125,17 @@ export class Ledger extends DurableObject<LedgerEnv> {
           now: deps.now,
         });
       } else this.store.clearSlackDue();
+      if (notify) {
+        await syncNotify({
+          groupId,
+          store: this.store,
+          client: notify,
+          publicUrl: deps.config.publicUrl,
+          percentOf: (id) => this.store.incident(id)?.last?.percent ?? null,
+          log: deps.log,
+          now: deps.now,
+        });
+      } else this.store.clearNotifyDue();
       return steps;
     } finally {
       await this.reschedule();
@@ -128,6 +144,86 @@ export class Ledger extends DurableObject<LedgerEnv> {
 
   override async alarm(): Promise<void> {
     await this.runDue();
+  }
+
+  /**
+   * The cron watch for this project: one sample of each named cluster (src/incident/watch.ts), one
+   * after the other, each read with the pipeline's sources. A watch incident or a notice it queues
+   * is taken up by the alarm, which this schedules.
+   */
+  async watch(groupId: string, clusters: string[], overrides: RunOverrides = {}): Promise<WatchOutcome[]> {
+    await this.ensureRegistered(groupId);
+    const { slack: _slack, notify: _notify, ...coreOverrides } = overrides;
+    const built = createWorkerDeps(this.settings, this.env.LEDGER_INDEX.getByName("index"));
+    const deps: CoreDeps = { ...built.core, ...coreOverrides };
+    const outcomes: WatchOutcome[] = [];
+    try {
+      for (const cluster of clusters) {
+        const outcome = await watchCluster({ groupId, store: this.store, deps }, cluster, newIncidentId);
+        outcomes.push(outcome);
+        if (outcome.gap) deps.log.log("info", "watch.gap", { groupId, cluster });
+        if (outcome.opened)
+          deps.log.log("warn", "watch.opened", {
+            groupId,
+            cluster,
+            incident: outcome.opened,
+            percent: outcome.percent,
+          });
+        if (outcome.warned !== null)
+          deps.log.log("warn", "watch.eta", {
+            groupId,
+            cluster,
+            minutesToLimit: outcome.warned,
+            incident: outcome.warnedOn,
+          });
+      }
+      return outcomes;
+    } finally {
+      await this.reschedule();
+    }
+  }
+
+  /** A cluster's samples since `sinceIso`, oldest first. */
+  samples(cluster: string, sinceIso: string): Sample[] {
+    return this.store.samples(`name:${cluster}`, sinceIso);
+  }
+
+  /**
+   * This project's clusters for the dashboard: those named (the configured ones) and every cluster
+   * this ledger has an incident or a sample of, each with its latest reading — the newer of its
+   * latest sample and its incidents' latest assessment.
+   */
+  overview(groupId: string, configured: Array<{ name: string; tier?: string }>): ClusterOverview[] {
+    const names = new Set([...configured.map((c) => c.name), ...this.store.seenClusters()]);
+    return [...names].sort().map((name): ClusterOverview => {
+      const key = `name:${name}`;
+      const hint = configured.find((c) => c.name === name);
+      const sample = this.store.latestSample(key);
+      const assessed = this.store.latestAssessment(key);
+      const fromAssessment = assessed
+        ? {
+            at: assessed.at,
+            current: assessed.current,
+            limit: assessed.limit,
+            percent: assessed.percent,
+            tier: assessed.tier,
+            sources: assessed.sources,
+          }
+        : null;
+      const latest =
+        sample && fromAssessment
+          ? Date.parse(fromAssessment.at) > Date.parse(sample.at)
+            ? fromAssessment
+            : sample
+          : (sample ?? fromAssessment);
+      return {
+        groupId,
+        name,
+        tier: latest?.tier ?? hint?.tier ?? null,
+        latest,
+        configured: hint !== undefined,
+      };
+    });
   }
 
   /** This project's incidents, newest first. */

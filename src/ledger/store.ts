@@ -40,6 +40,14 @@
  *   snoozes     cluster_key TEXT PK, until, by
  *   failovers   cluster_key, at
  *   meta        key TEXT PK, value TEXT      'registered' once the index knows this project
+ *   samples     cluster_key, at, at_ms, current, limit_, percent, tier, sources (JSON)   the cron
+ *               watch's samples (src/incident/watch.ts): NULL figures = a gap; 7 days, downsampled
+ *               past 24 h to one per 10 minutes, at most MAX_SAMPLES_PER_CLUSTER rows per cluster
+ *   watch       cluster_key TEXT PK, armed, eta_warned     the watch's per-cluster memory (hysteresis)
+ *   notify_outbox  seq INTEGER PK, incident_id NULL, cluster_key, cluster_name, state, previous_state,
+ *               at, summary NULL, due_at, attempts, error   notifications to send (src/notify/sync.ts):
+ *               one row per change of incident state, queued by `open`/`update` in the same
+ *               transaction; rows without an incident are the watch's notices
  */
 
 import type { z } from "zod";
@@ -57,10 +65,28 @@ import {
   type Phase,
   storedDecisionSchema,
 } from "../incident/record.ts";
-import type { AlertState, DeliveryRow, IncidentQuery, IncidentStore } from "../incident/store.ts";
+import type { Sample } from "../incident/samples.ts";
+import type {
+  AlertState,
+  ClusterNotice,
+  DeliveryRow,
+  IncidentQuery,
+  IncidentStore,
+  StoredSample,
+  WatchState,
+} from "../incident/store.ts";
+import {
+  DOWNSAMPLE_BUCKET_MS,
+  FULL_RESOLUTION_MS,
+  INITIAL_WATCH_STATE,
+  MAX_SAMPLES_PER_CLUSTER,
+  SAMPLE_RETENTION_MS,
+} from "../incident/watch.ts";
+import type { NotifyDue, NotifySyncStore } from "../notify/sync.ts";
 import type { BudgetBook } from "../response/budget.ts";
 import type { PastAction } from "../response/policy.ts";
 import type { SlackState, SlackSyncStore } from "../slack/sync.ts";
+import type { SourceSummary } from "../stats/assess.ts";
 import type { SeriesPoint } from "../stats/types.ts";
 
 export const SCHEMA = `
@@ -139,6 +165,31 @@ CREATE INDEX IF NOT EXISTS readings_by_cluster ON readings (cluster_key, at);
 CREATE TABLE IF NOT EXISTS snoozes (cluster_key TEXT PRIMARY KEY, until TEXT NOT NULL, by TEXT);
 CREATE TABLE IF NOT EXISTS failovers (cluster_key TEXT NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+  cluster_key TEXT NOT NULL,
+  at TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  current REAL,
+  limit_ REAL,
+  percent REAL,
+  tier TEXT,
+  sources TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_by_cluster ON samples (cluster_key, at_ms);
+CREATE TABLE IF NOT EXISTS watch (cluster_key TEXT PRIMARY KEY, armed INTEGER NOT NULL, eta_warned INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS notify_outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  incident_id TEXT,
+  cluster_key TEXT NOT NULL,
+  cluster_name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  previous_state TEXT,
+  at TEXT NOT NULL,
+  summary TEXT,
+  due_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT
+);
 `;
 
 /** Columns added after the first schema, with how rows written before them are brought up to date. */
@@ -187,7 +238,7 @@ const text = (value: SqlStorageValue | undefined) =>
   value === null || value === undefined ? null : String(value);
 
 /** The ledger's tables, for one Durable Object. */
-export class LedgerStore implements IncidentStore, SlackSyncStore {
+export class LedgerStore implements IncidentStore, SlackSyncStore, NotifySyncStore {
   private readonly sql: SqlStorage;
   private readonly runTransaction: <T>(fn: () => T) => T;
 
@@ -275,7 +326,8 @@ export class LedgerStore implements IncidentStore, SlackSyncStore {
       .exec(
         `SELECT MIN(at) AS at FROM (
            SELECT MIN(next_run_at) AS at FROM incidents WHERE next_run_at IS NOT NULL
-           UNION ALL SELECT MIN(slack_due_at) FROM incidents WHERE slack_due_at IS NOT NULL)`,
+           UNION ALL SELECT MIN(slack_due_at) FROM incidents WHERE slack_due_at IS NOT NULL
+           UNION ALL SELECT MIN(due_at) FROM notify_outbox)`,
       )
       .one();
     return row.at === null ? null : Number(row.at);
@@ -294,9 +346,30 @@ export class LedgerStore implements IncidentStore, SlackSyncStore {
       input.at,
       input.at,
     );
+    this.sql.exec(
+      `INSERT INTO notify_outbox (incident_id, cluster_key, cluster_name, state, previous_state, at, due_at)
+       VALUES (?, ?, ?, 'open', NULL, ?, ?)`,
+      input.id,
+      input.clusterKey,
+      input.clusterName,
+      input.at,
+      Date.parse(input.at),
+    );
   }
 
   update(id: string, at: string, changes: IncidentChanges): void {
+    if (changes.state !== undefined) {
+      // One notification per change of state, queued with the change itself.
+      this.sql.exec(
+        `INSERT INTO notify_outbox (incident_id, cluster_key, cluster_name, state, previous_state, at, due_at)
+         SELECT id, cluster_key, cluster_name, ?, state, ?, ? FROM incidents WHERE id = ? AND state <> ?`,
+        changes.state,
+        at,
+        Date.parse(at),
+        id,
+        changes.state,
+      );
+    }
     const columns: Record<string, SqlStorageValue> = { updated_at: at };
     if (changes.state !== undefined) columns.state = changes.state;
     if (changes.phase !== undefined) columns.phase = changes.phase;
@@ -342,7 +415,7 @@ export class LedgerStore implements IncidentStore, SlackSyncStore {
   }
 
   private append(id: string, at: string, step: string, status: string, detail: object): void {
-    if (step !== "slack") {
+    if (step !== "slack" && step !== "notify") {
       this.sql.exec(
         "UPDATE incidents SET slack_due_at = COALESCE(slack_due_at, ?) WHERE id = ?",
         Date.parse(at),
@@ -569,6 +642,182 @@ export class LedgerStore implements IncidentStore, SlackSyncStore {
     this.sql.exec("INSERT INTO failovers (cluster_key, at) VALUES (?, ?)", clusterKey, at);
   }
 
+  // -- the cron watch -----------------------------------------------------------------------------
+
+  /** Stores a sample and applies the retention rule of src/incident/watch.ts (`retainSamples`) in SQL. */
+  addSample(clusterKey: string, sample: StoredSample): void {
+    const atMs = Date.parse(sample.at);
+    this.sql.exec(
+      "INSERT INTO samples (cluster_key, at, at_ms, current, limit_, percent, tier, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      clusterKey,
+      sample.at,
+      atMs,
+      sample.current,
+      sample.limit,
+      sample.percent,
+      sample.tier,
+      JSON.stringify(sample.sources),
+    );
+    this.sql.exec(
+      "DELETE FROM samples WHERE cluster_key = ? AND at_ms < ?",
+      clusterKey,
+      atMs - SAMPLE_RETENTION_MS,
+    );
+    const fullSince = atMs - FULL_RESOLUTION_MS;
+    this.sql.exec(
+      `DELETE FROM samples WHERE cluster_key = ? AND at_ms < ? AND rowid NOT IN (
+         SELECT rowid FROM (
+           SELECT rowid, ROW_NUMBER() OVER (PARTITION BY at_ms / ? ORDER BY at_ms, rowid) AS n
+           FROM samples WHERE cluster_key = ? AND at_ms < ?) WHERE n = 1)`,
+      clusterKey,
+      fullSince,
+      DOWNSAMPLE_BUCKET_MS,
+      clusterKey,
+      fullSince,
+    );
+    this.sql.exec(
+      `DELETE FROM samples WHERE cluster_key = ? AND rowid NOT IN (
+         SELECT rowid FROM samples WHERE cluster_key = ? ORDER BY at_ms DESC, rowid DESC LIMIT ?)`,
+      clusterKey,
+      clusterKey,
+      MAX_SAMPLES_PER_CLUSTER,
+    );
+  }
+
+  samples(clusterKey: string, sinceIso: string): Sample[] {
+    return this.sql
+      .exec(
+        "SELECT at, current, limit_, percent, tier FROM samples WHERE cluster_key = ? AND at_ms >= ? ORDER BY at_ms, rowid",
+        clusterKey,
+        Date.parse(sinceIso),
+      )
+      .toArray()
+      .map(toSample);
+  }
+
+  /** The cluster's latest sample with its sources, if any. */
+  latestSample(clusterKey: string): (Sample & { sources: SourceSummary[] }) | null {
+    const row = this.sql
+      .exec("SELECT * FROM samples WHERE cluster_key = ? ORDER BY at_ms DESC, rowid DESC LIMIT 1", clusterKey)
+      .toArray()[0];
+    if (!row) return null;
+    let sources: SourceSummary[] = [];
+    try {
+      const parsed = JSON.parse(String(row.sources)) as unknown;
+      if (Array.isArray(parsed)) sources = parsed as SourceSummary[];
+    } catch {
+      sources = [];
+    }
+    return { ...toSample(row), sources };
+  }
+
+  /** The latest assessment any incident of the cluster holds, if any. */
+  latestAssessment(clusterKey: string): IncidentRecord["last"] {
+    const row = this.sql
+      .exec(
+        "SELECT last_json FROM incidents WHERE cluster_key = ? AND last_json IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
+        clusterKey,
+      )
+      .toArray()[0];
+    return row ? decoded(assessmentSchema, row.last_json) : null;
+  }
+
+  /** Every named cluster this ledger has an incident or a sample for. */
+  seenClusters(): string[] {
+    return this.sql
+      .exec(
+        `SELECT cluster_name AS name FROM incidents WHERE cluster_key LIKE 'name:%'
+         UNION SELECT substr(cluster_key, 6) FROM samples WHERE cluster_key LIKE 'name:%'
+         ORDER BY name`,
+      )
+      .toArray()
+      .map((r) => String(r.name));
+  }
+
+  watchState(clusterKey: string): WatchState {
+    const row = this.sql
+      .exec("SELECT armed, eta_warned FROM watch WHERE cluster_key = ?", clusterKey)
+      .toArray()[0];
+    return row
+      ? { armed: Number(row.armed) === 1, etaWarned: Number(row.eta_warned) === 1 }
+      : { ...INITIAL_WATCH_STATE };
+  }
+
+  saveWatchState(clusterKey: string, state: WatchState): void {
+    this.sql.exec(
+      `INSERT INTO watch (cluster_key, armed, eta_warned) VALUES (?, ?, ?)
+       ON CONFLICT (cluster_key) DO UPDATE SET armed = excluded.armed, eta_warned = excluded.eta_warned`,
+      clusterKey,
+      state.armed ? 1 : 0,
+      state.etaWarned ? 1 : 0,
+    );
+  }
+
+  notice(notice: ClusterNotice): void {
+    this.sql.exec(
+      `INSERT INTO notify_outbox (incident_id, cluster_key, cluster_name, state, previous_state, at, summary, due_at)
+       VALUES (NULL, ?, ?, 'warning', NULL, ?, ?, ?)`,
+      notice.clusterKey,
+      notice.clusterName,
+      notice.at,
+      notice.summary,
+      Date.parse(notice.at),
+    );
+  }
+
+  // -- the outgoing notifications' queue (src/notify/sync.ts) -------------------------------------
+
+  notifyNext(nowMs: number): NotifyDue | null {
+    const row = this.sql
+      .exec(
+        `SELECT * FROM notify_outbox o WHERE due_at <= ? AND NOT EXISTS (
+           SELECT 1 FROM notify_outbox p WHERE p.seq < o.seq AND p.incident_id = o.incident_id)
+         ORDER BY seq LIMIT 1`,
+        nowMs,
+      )
+      .toArray()[0];
+    return row
+      ? {
+          seq: Number(row.seq),
+          incidentId: text(row.incident_id),
+          clusterName: String(row.cluster_name),
+          state: String(row.state),
+          previousState: text(row.previous_state),
+          at: String(row.at),
+          summary: text(row.summary),
+          attempts: Number(row.attempts),
+          error: text(row.error),
+        }
+      : null;
+  }
+
+  notifyDone(seq: number): void {
+    this.sql.exec("DELETE FROM notify_outbox WHERE seq = ?", seq);
+  }
+
+  notifyRetry(seq: number, retryAt: number, error: string): void {
+    this.sql.exec(
+      "UPDATE notify_outbox SET due_at = ?, attempts = attempts + 1, error = ? WHERE seq = ?",
+      retryAt,
+      error,
+      seq,
+    );
+  }
+
+  notifyJournal(
+    incidentId: string,
+    at: string,
+    status: "failed" | "unknown",
+    detail: { error: string; detail?: string },
+  ): void {
+    this.journal(incidentId, at, { step: "notify", status, detail });
+  }
+
+  /** Drops queued notifications (NOTIFY_WEBHOOK_URL is not configured). */
+  clearNotifyDue(): void {
+    this.sql.exec("DELETE FROM notify_outbox");
+  }
+
   // -- the project's registration -------------------------------------------------------------------
 
   /** The project id this ledger serves, once the index knows it. */
@@ -657,6 +906,19 @@ export class LedgerStore implements IncidentStore, SlackSyncStore {
   }
 }
 
+const nullableNumber = (value: SqlStorageValue | undefined) =>
+  value === null || value === undefined ? null : Number(value);
+
+function toSample(row: Record<string, SqlStorageValue>): Sample {
+  return {
+    at: String(row.at),
+    current: nullableNumber(row.current),
+    limit: nullableNumber(row.limit_),
+    percent: nullableNumber(row.percent),
+    tier: text(row.tier),
+  };
+}
+
 function toIncident(row: Record<string, SqlStorageValue>): IncidentRecord {
   return {
     id: String(row.id),
@@ -666,7 +928,7 @@ function toIncident(row: Record<string, SqlStorageValue>): IncidentRecord {
     phase: row.phase as Phase,
     nextRunAt: row.next_run_at === null ? null : Number(row.next_run_at),
     mode: row.mode === "dry-run" ? "dry-run" : null,
-    origin: row.origin === "manual" ? "manual" : "atlas",
+    origin: row.origin === "manual" || row.origin === "watch" ? row.origin : "atlas",
     openedAt: String(row.opened_at),
     updatedAt: String(row.updated_at),
     alert: decoded(alertValueSchema, row.alert_json),
