@@ -19,6 +19,7 @@ export default defineProject({
           atlasApiUrl: inject("atlasApiUrl"),
           atlasCredentials: inject("atlasCredentials"),
           slack: inject("slack"),
+          notifyUrl: inject("notifyUrl"),
         }),
       },
     })),
@@ -33,6 +34,7 @@ export default defineProject({
       "./test/workers/setup/atlas.global.ts",
       "./test/workers/setup/platforms.global.ts",
       "./test/workers/setup/slack.global.ts",
+      "./test/workers/setup/notify.global.ts",
     ],
     // Workaround: without pre-bundling, the workers module fallback resolves require("bson") inside
     // mongodb/lib/bson.js to that file itself ("Maximum call stack size exceeded"). Pre-bundle the

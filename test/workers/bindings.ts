@@ -18,6 +18,8 @@ export interface FakeEndpoints {
   atlasApiUrl: string;
   atlasCredentials: { serviceAccount: { clientId: string; clientSecret: string } };
   slack: { apiBaseUrl: string; token: string; signingSecret: string };
+  /** The fake notification receiver (setup/notify.global.ts). */
+  notifyUrl: string;
 }
 
 /** Every binding of the test Worker. */
@@ -56,6 +58,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     SLACK_CHANNEL: "incidents",
     SLACK_SIGNING_SECRET: fakes.slack.signingSecret,
     SLACK_APPROVERS: E2E_APPROVER,
+    NOTIFY_WEBHOOK_URL: `${fakes.notifyUrl}/hook`,
     E2E_M0_URI: fakes.mongo.m0.uri,
     E2E_M10_URI: fakes.mongo.m10.uri,
     E2E_FULL_URI: fakes.mongo.full.uri,
