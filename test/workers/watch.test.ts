@@ -4,7 +4,7 @@
  * to the limit → a notification and no incident, and nothing configured → nothing done. Each test
  * runs the handler with CLUSTERS narrowed to a cluster of its own.
  */
-import { createExecutionContext, createScheduledController, runInDurableObject } from "cloudflare:test";
+import { createScheduledController, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { close } from "../../src/incident/transitions.ts";
@@ -77,8 +77,7 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 10
 
 describe("the cron watch", () => {
   it("does nothing when nothing is configured", async () => {
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController(), { ...env, CLUSTERS: "[]" } as never, ctx);
+    await worker.scheduled(createScheduledController(), { ...env, CLUSTERS: "[]" } as never);
     expect(await env.LEDGER_INDEX.getByName("index").projects()).toEqual([]);
   });
 
