@@ -297,6 +297,23 @@ describe("npm start (the sandbox)", () => {
     expect(await waitUntil(() => portFree(port), 5_000)).toBe(true);
   }, 240_000);
 
+  it("--scenario m10 attributes by appName and redeploys only the culprit", async () => {
+    const port = await freePort();
+    const run = startSandbox(["--auto", "--scenario", "m10"], port);
+    const opened = await run.waitFor(
+      /Atlas alert OPEN \(signed\) at [\d.]+% → 202 · incident (\S+)/,
+      180_000,
+    );
+    const id = opened[1]!;
+    await run.waitFor(new RegExp(`incident ${id}: \\S+ → closed`), 90_000);
+    expect(run.output()).toContain("deploy hook: shop-api redeployed");
+    expect(run.output()).not.toContain("deploy hook: shop-web redeployed");
+    const record = await incident(run, id);
+    expect(record.state).toBe("closed");
+    run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(0);
+  }, 240_000);
+
   it("a port in use is a clear error naming PORT (exit 2)", async () => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
