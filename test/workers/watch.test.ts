@@ -42,11 +42,9 @@ async function tick(clusters: Array<{ name: string }>): Promise<void> {
     ...env,
     CLUSTERS: JSON.stringify(clusters.map((c) => ({ groupId: GROUP, name: c.name, tier: "M0" }))),
   };
-  const ctx = createExecutionContext();
   await worker.scheduled(
     createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }),
     scoped as never,
-    ctx,
   );
 }
 
