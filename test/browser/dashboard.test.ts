@@ -34,6 +34,9 @@ describe.skipIf(!present)("the dashboard in Chromium", () => {
   beforeAll(async () => {
     await mkdir(OUTPUT, { recursive: true });
     world = await startWorld();
+    // Two runs of the cron watch: the chart has samples to draw.
+    await world.tick();
+    await world.tick();
     // An incident awaiting approval: the cluster is at 430 of 500 connections, in approve mode.
     incidentId = await world.alert(86);
     const deadline = Date.now() + 30_000;
@@ -89,6 +92,8 @@ describe.skipIf(!present)("the dashboard in Chromium", () => {
     expect(text).toMatch(/\d+ \/ 500 · \d+ %/);
     expect(text).toContain("over threshold");
     expect(await card.locator("figure.chart svg").count()).toBe(1);
+    // The watch's samples are drawn as a line, not "no readings".
+    await expect.poll(() => card.locator("figure.chart polyline.line").count()).toBeGreaterThan(0);
     expect(await card.locator("meter").count()).toBe(1);
     // The stylesheet loaded under the CSP (no inline style): the header is dark.
     const background = await page

@@ -38,6 +38,8 @@ export interface World {
   /** The incident as the operator API shows it. */
   incident(id: string): Promise<{ state: string; journal: { step: string; status: string }[] }>;
   leakRunning(): boolean;
+  /** Runs the Worker's cron handler once (`wrangler dev --test-scheduled`): one watch sample. */
+  tick(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,6 +104,8 @@ export async function startWorld(): Promise<World> {
       "--port",
       String(port),
       "--show-interactive-dev-session=false",
+      // wrangler dev runs no crons; the test fires the watch through /__scheduled.
+      "--test-scheduled",
       "--persist-to",
       join(dir, "state"),
       "--env-file",
@@ -150,6 +154,10 @@ export async function startWorld(): Promise<World> {
   return {
     base,
     adminToken,
+    async tick() {
+      const response = await fetch(`${base}/__scheduled?cron=${encodeURIComponent("* * * * *")}`);
+      if (!response.ok) throw new Error(`/__scheduled answered ${response.status}`);
+    },
     async alert(percent) {
       seq += 1;
       const body = alertWith(M0_CONNECTIONS_OPEN, {

@@ -5,77 +5,16 @@
  * action threshold and its incidents, its tier, and which sources gave the last reading.
  */
 import type { Context } from "hono";
-import type { ClusterOverview, Sample } from "../../incident/samples.ts";
-import type { IncidentSummary } from "../../incident/view.ts";
-import type { LedgerGateway } from "../../ledger/gateway.ts";
-import { readingOf } from "../../slack/journal-view.ts";
+import type { ClusterOverview } from "../../incident/samples.ts";
 import { CHART_WINDOW_MS, ConnectionChart } from "./chart.tsx";
 import type { DashboardEnv } from "./env.ts";
 import { incidentPath, int, level, percent, STATE_LABEL, stateClass, utc } from "./format.ts";
 import { Layout } from "./layout.tsx";
 
-/** The overview's reads; `samples` and `overview` are the cron watch's part of the gateway. */
-type OverviewGateway = LedgerGateway &
-  Partial<{
-    samples(groupId: string, cluster: string, sinceIso: string): Promise<Sample[]>;
-    overview(): Promise<ClusterOverview[]>;
-  }>;
-
 /** How many recent incidents the overview reads for its marks and lists. */
 const RECENT = 200;
 
 const clusterKey = (groupId: string, name: string) => `${groupId.toLowerCase()}/${name}`;
-
-/**
- * Until the gateway has `overview`: configured clusters plus the clusters of recent incidents, each
- * with the latest reading of its newest incident.
- */
-async function overviewWithout(
-  c: Context<DashboardEnv>,
-  recent: IncidentSummary[],
-): Promise<ClusterOverview[]> {
-  const byKey = new Map<string, ClusterOverview>();
-  for (const cl of c.var.config.clusters) {
-    byKey.set(clusterKey(cl.groupId, cl.name), {
-      groupId: cl.groupId,
-      name: cl.name,
-      tier: cl.tier ?? null,
-      latest: null,
-      configured: true,
-    });
-  }
-  const newest = new Map<string, IncidentSummary>();
-  for (const i of recent) {
-    const key = clusterKey(i.cluster.groupId, i.cluster.name);
-    if (!newest.has(key)) newest.set(key, i);
-  }
-  await Promise.all(
-    [...newest].map(async ([key, summary]) => {
-      const detail = await c.var.ledgers.get(summary.cluster.groupId, summary.id);
-      const reading = detail?.journal.map(readingOf).findLast((r) => r !== null) ?? null;
-      const entry = byKey.get(key) ?? {
-        groupId: summary.cluster.groupId,
-        name: summary.cluster.name,
-        tier: null,
-        latest: null,
-        configured: false,
-      };
-      if (reading) {
-        entry.tier ??= reading.tier ?? null;
-        entry.latest = {
-          at: reading.at,
-          current: reading.current,
-          limit: reading.limit ?? null,
-          percent: reading.percent ?? null,
-          tier: reading.tier ?? null,
-          sources: reading.sources.map((s) => ({ name: s.name, ok: s.ok, error: s.error ?? null })),
-        };
-      }
-      byKey.set(key, entry);
-    }),
-  );
-  return [...byKey.values()];
-}
 
 function Gauge(props: { latest: ClusterOverview["latest"]; actAt: number }) {
   const l = props.latest;
@@ -111,15 +50,10 @@ function Gauge(props: { latest: ClusterOverview["latest"]; actAt: number }) {
 export async function overviewPage(c: Context<DashboardEnv>) {
   const now = Date.now();
   const since = new Date(now - CHART_WINDOW_MS).toISOString();
-  const ledgers = c.var.ledgers as OverviewGateway;
-  const recent = await ledgers.list({ limit: RECENT });
-  const clusters = ledgers.overview ? await ledgers.overview() : await overviewWithout(c, recent);
+  const ledgers = c.var.ledgers;
+  const [recent, clusters] = await Promise.all([ledgers.list({ limit: RECENT }), ledgers.overview()]);
   clusters.sort((a, b) => a.name.localeCompare(b.name) || a.groupId.localeCompare(b.groupId));
-  const samples = await Promise.all(
-    clusters.map((cl) =>
-      ledgers.samples ? ledgers.samples(cl.groupId, cl.name, since) : Promise.resolve([]),
-    ),
-  );
+  const samples = await Promise.all(clusters.map((cl) => ledgers.samples(cl.groupId, cl.name, since)));
   const actAt = c.var.config.policy.actAtPercent;
   const waiting = recent.filter((i) => i.state === "awaiting-approval");
   return c.html(
