@@ -40,9 +40,30 @@ export type AtlasEvent = (typeof ATLAS_EVENTS)[number];
 const isoTimestamp = z.iso.datetime({ offset: true, error: "must be an ISO-8601 timestamp" });
 const shortText = (max: number) => z.string().max(max);
 
-export const atlasAlertSchema = z.object({
+/**
+ * The metric's value. Both fields are optional in the spec (`HostMetricValue`, `RawMetricValueView`);
+ * `units` is free text because Atlas sends `RAW` for connection metrics, which the spec's enum lacks.
+ * A value without a number tells the responder nothing, so it is dropped rather than refused.
+ */
+const currentValueSchema = z
+  .object({ number: z.number().finite().optional(), units: shortText(64).optional() })
+  .optional()
+  .transform((value) =>
+    value?.number === undefined
+      ? undefined
+      : { number: value.number, ...(value.units === undefined ? {} : { units: value.units }) },
+  );
+
+const projectId = z.string().regex(/^[0-9a-f]{1,64}$/i, "must be an Atlas project id (hex)");
+
+/**
+ * The body as Atlas may deliver it. Only what the spec requires of every alert view we parse
+ * (`id`, `eventTypeName`, `status`, `created`, `updated`) is required; `groupId` is optional there,
+ * and an alert without one is routed to its project through `CLUSTERS` by the webhook route.
+ */
+export const atlasAlertBodySchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an Atlas id"),
-  groupId: z.string().regex(/^[0-9a-f]{1,64}$/i, "must be an Atlas project id (hex)"),
+  groupId: projectId.optional(),
   eventTypeName: shortText(128).min(1),
   status: z.enum(["OPEN", "TRACKING", "CLOSED", "CANCELLED", "INFORMATIONAL"]),
   created: isoTimestamp,
@@ -51,7 +72,7 @@ export const atlasAlertSchema = z.object({
   orgId: shortText(64).optional(),
   typeName: shortText(128).optional(),
   metricName: shortText(128).optional(),
-  currentValue: z.object({ number: z.number().finite(), units: shortText(64) }).optional(),
+  currentValue: currentValueSchema,
   clusterName: shortText(128).min(1).optional(),
   replicaSetName: shortText(256).min(1).optional(),
   hostnameAndPort: shortText(300).min(1).optional(),
@@ -59,6 +80,10 @@ export const atlasAlertSchema = z.object({
   resolved: isoTimestamp.optional(),
   humanReadable: shortText(8192).optional(),
 });
+export type AtlasAlertBody = z.infer<typeof atlasAlertBodySchema>;
+
+/** An alert that names its project: what the ledger records. */
+export const atlasAlertSchema = atlasAlertBodySchema.extend({ groupId: projectId });
 export type AtlasAlert = z.infer<typeof atlasAlertSchema>;
 
 /** What an alert delivery asks of the ledger. */
@@ -139,4 +164,60 @@ export function deliveryKey(
   event: AtlasEvent | null,
 ): string {
   return [alert.id, alert.status, alert.updated, event ?? "-"].join("|");
+}
+
+/** A configured cluster (`CLUSTERS`) as project routing sees it: hosts from its connection string. */
+export interface RoutableCluster {
+  groupId: string;
+  name: string;
+  /** "host:port", lower-case, as `parseConnectionString` lists them. */
+  hosts: readonly string[];
+}
+
+export type ProjectRoute =
+  | { found: true; groupId: string; via: "alert" | "cluster-name" | "host" }
+  | { found: false; reason: string };
+
+/** "host:port", lower-case, with MongoDB's default port when none is given. */
+function normalHost(hostAndPort: string): string {
+  const trimmed = hostAndPort.trim().toLowerCase();
+  return /:\d+$/.test(trimmed) ? trimmed : `${trimmed}:27017`;
+}
+
+/** The one project among `clusters`, or null when there is none or more than one. */
+function soleProject(clusters: readonly RoutableCluster[]): string | null {
+  const projects = new Set(clusters.map((c) => c.groupId.toLowerCase()));
+  return projects.size === 1 ? (clusters[0]?.groupId ?? null) : null;
+}
+
+/**
+ * Which project an alert belongs to. The spec leaves `groupId` optional; without one the alert is
+ * routed by its cluster name, then its host, to the one configured cluster it can only be about.
+ * Ambiguity is never guessed at: two projects with a cluster of that name route nowhere.
+ */
+export function projectOfAlert(
+  alert: Pick<AtlasAlertBody, "groupId" | "clusterName" | "hostnameAndPort">,
+  clusters: readonly RoutableCluster[],
+): ProjectRoute {
+  if (alert.groupId) return { found: true, groupId: alert.groupId, via: "alert" };
+  if (alert.clusterName) {
+    const groupId = soleProject(clusters.filter((c) => c.name === alert.clusterName));
+    if (groupId) return { found: true, groupId, via: "cluster-name" };
+  }
+  if (alert.hostnameAndPort) {
+    const host = normalHost(alert.hostnameAndPort);
+    const groupId = soleProject(clusters.filter((c) => c.hosts.map(normalHost).includes(host)));
+    if (groupId) return { found: true, groupId, via: "host" };
+  }
+  const by = [
+    alert.clusterName ? "clusterName" : null,
+    alert.hostnameAndPort ? "hostnameAndPort" : null,
+  ].filter(Boolean);
+  return {
+    found: false,
+    reason:
+      by.length === 0
+        ? "is required when the alert names no cluster or host"
+        : `is required: no single CLUSTERS entry matches the alert's ${by.join(" or ")}`,
+  };
 }

@@ -8,6 +8,7 @@ import {
   FLEX_CONNECTIONS_OPEN,
   M0_CONNECTIONS_OPEN,
 } from "../fixtures/atlas-alerts.ts";
+import { E2E } from "./e2e-plan.ts";
 import { admin, captureLogs, deliver, json } from "./support.ts";
 
 type Outcome = { status: string; incident: string | null };
@@ -66,6 +67,40 @@ describe("published example payloads", () => {
     const outcome = await json<Outcome>(await deliver(FLEX_CONNECTIONS_OPEN));
     expect(outcome.status).toBe("accepted");
     expect((await incident(outcome.incident!)).cluster.name).toBe("FlexCluster");
+  });
+});
+
+describe("what the spec makes optional", () => {
+  it("accepts a currentValue without units", async () => {
+    const response = await deliver(alertWith(M0_CONNECTIONS_OPEN, { currentValue: { number: 82.4 } }));
+    expect(response.status).toBe(202);
+    expect((await json<Outcome>(response)).status).toBe("accepted");
+  });
+
+  it("routes an alert without groupId to the project of its CLUSTERS entry", async () => {
+    const { groupId: _omitted, ...body } = alertWith(M0_CONNECTIONS_OPEN, { clusterName: E2E.modes.notify });
+    const response = await deliver(body);
+    expect(response.status).toBe(202);
+    const outcome = await json<Outcome>(response);
+    expect(outcome.incident).toMatch(new RegExp(`^${E2E.modes.groupId}-`));
+    expect((await incident(outcome.incident!)).cluster).toEqual({
+      groupId: E2E.modes.groupId,
+      name: E2E.modes.notify,
+    });
+    expect(logs.of("webhook.recorded")).toEqual([
+      expect.objectContaining({ groupId: E2E.modes.groupId, routedBy: "cluster-name" }),
+    ]);
+  });
+
+  it("refuses an alert without groupId that no CLUSTERS entry matches, naming groupId", async () => {
+    const { groupId: _omitted, ...body } = alertWith(M0_CONNECTIONS_OPEN, {});
+    const response = await deliver(body);
+    expect(response.status).toBe(400);
+    const answer = await json<{ error: string; issues: Array<{ path: string; message: string }> }>(response);
+    expect(answer).toEqual({
+      error: "invalid payload",
+      issues: [{ path: "groupId", message: expect.stringContaining("CLUSTERS") }],
+    });
   });
 });
 

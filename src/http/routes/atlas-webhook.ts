@@ -7,8 +7,18 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { alertIntent, atlasAlertSchema, isConnectionAlert, parseAtlasEvent } from "../../atlas/alert.ts";
+import {
+  type AtlasAlert,
+  alertIntent,
+  atlasAlertBodySchema,
+  isConnectionAlert,
+  parseAtlasEvent,
+  projectOfAlert,
+  type RoutableCluster,
+} from "../../atlas/alert.ts";
+import { parseConnectionString } from "../../atlas/cluster-identity.ts";
 import { checkAtlasSignature } from "../../atlas/webhook-signature.ts";
+import type { Config } from "../../config/schema.ts";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../constants.ts";
 import { describeError } from "../../observability/log.ts";
 import type { AppEnv } from "../app-env.ts";
@@ -20,6 +30,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 function isJsonMediaType(contentType: string): boolean {
   const type = contentType.split(";")[0]!.trim().toLowerCase();
   return type === "application/json" || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(type);
+}
+
+/** `CLUSTERS` with the hosts of each one's connection string, for alerts that name no project. */
+function routableClusters(config: Config): RoutableCluster[] {
+  return config.clustersMatching(null, null).map((c) => {
+    const uri = config.mongoUriFor(c.groupId, c.name);
+    return { groupId: c.groupId, name: c.name, hosts: uri ? parseConnectionString(uri).hosts : [] };
+  });
 }
 
 export const atlasWebhook = new Hono<AppEnv>().post(
@@ -48,10 +66,12 @@ export const atlasWebhook = new Hono<AppEnv>().post(
     } catch {
       return invalidPayload(c, [{ path: "", message: "body is not valid UTF-8 JSON" }]);
     }
-    const parsed = atlasAlertSchema.safeParse(json);
+    const parsed = atlasAlertBodySchema.safeParse(json);
     if (!parsed.success) return invalidPayload(c, issuesOf(parsed.error));
 
-    const alert = parsed.data;
+    const route = projectOfAlert(parsed.data, parsed.data.groupId ? [] : routableClusters(config));
+    if (!route.found) return invalidPayload(c, [{ path: "groupId", message: route.reason }]);
+    const alert: AtlasAlert = { ...parsed.data, groupId: route.groupId };
     const header = c.req.header("x-mms-event");
     const event = parseAtlasEvent(header);
     if (header && !event) log.log("warn", "webhook.unknown-event", { alertId: alert.id });
@@ -66,6 +86,8 @@ export const atlasWebhook = new Hono<AppEnv>().post(
       const outcome = await ledgers.record(alert.groupId, delivery);
       log.log("info", "webhook.recorded", {
         alertId: alert.id,
+        groupId: alert.groupId,
+        ...(route.via === "alert" ? {} : { routedBy: route.via }),
         mmsEvent: event,
         metric: alert.metricName ?? null,
         status: outcome.status,
