@@ -7,7 +7,14 @@ export const herokuTarget = z
     kind: z.literal("heroku"),
     ...targetBase,
     app: z.string().min(1),
+    /** One dyno by name (`web.1`): `DELETE /apps/{app}/dynos/{dyno}`. */
     dyno: z.string().min(1).optional(),
+    /** Every dyno of one process type (`web`): `DELETE /apps/{app}/formations/{type}`. */
+    processType: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.dyno === undefined || t.processType === undefined, {
+    path: ["processType"],
+    message: "cannot be set together with dyno: restart one dyno or one process type",
+  });
 export type HerokuTarget = z.infer<typeof herokuTarget>;

@@ -1,14 +1,15 @@
 /**
  * Heroku adapter over the Platform API (`https://api.heroku.com`, `Authorization: Bearer <API key>`
  * and the required `Accept: application/vnd.heroku+json; version=3`, without which Heroku answers
- * 406). A redeploy restarts dynos: `DELETE /apps/{app}/dynos` (all) or `/apps/{app}/dynos/{dyno}`
- * (one, e.g. `web.1`, or a process type such as `web`); Heroku answers 202 `{}`.
+ * 406). A redeploy restarts dynos: `DELETE /apps/{app}/dynos` (all), `/apps/{app}/dynos/{dyno}` (one
+ * dyno, e.g. `web.1`) or `/apps/{app}/formations/{type}` (every dyno of a process type, e.g. `web`,
+ * as the Heroku CLI's `ps:restart web` does); Heroku answers 202 `{}`.
  * `deployInProgress` reads the newest build (`GET /apps/{app}/builds` with
  * `Range: started_at ..; order=desc, max=1;`): `pending` means a build is running.
  *
  * Trade-off: a restart is not a release, so it cannot fix code, but it drops every connection the
  * dynos hold without a build. Restarting all dynos at once briefly interrupts a single-dyno app;
- * configure `dyno` to restart one process type instead.
+ * configure `processType` (or one `dyno`) to restart less at once.
  */
 import { z } from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
@@ -43,11 +44,20 @@ export function createHerokuAdapter(options: HerokuAdapterOptions): RedeployAdap
   const redact = createRedactor([secret]);
   const origin = apiOrigin(target.apiBaseUrl, HEROKU_API_ORIGIN);
   const app = encodeURIComponent(target.app);
-  const restartUrl = new URL(
-    `${origin}/apps/${app}/dynos${target.dyno === undefined ? "" : `/${encodeURIComponent(target.dyno)}`}`,
-  );
+  const restartPath =
+    target.processType !== undefined
+      ? `formations/${encodeURIComponent(target.processType)}`
+      : target.dyno !== undefined
+        ? `dynos/${encodeURIComponent(target.dyno)}`
+        : "dynos";
+  const restartUrl = new URL(`${origin}/apps/${app}/${restartPath}`);
   const buildsUrl = new URL(`${origin}/apps/${app}/builds`);
-  const what = target.dyno === undefined ? "all dynos" : `dyno ${target.dyno}`;
+  const what =
+    target.processType !== undefined
+      ? `the ${target.processType} dynos`
+      : target.dyno !== undefined
+        ? `dyno ${target.dyno}`
+        : "all dynos";
   const label = `heroku restart of ${what} of ${target.app} (${target.name})`;
   const headers = { authorization: `Bearer ${secret}`, accept: HEROKU_ACCEPT };
   const reader = createPlatformReader("heroku", send, timeoutMs);

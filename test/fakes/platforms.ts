@@ -10,7 +10,8 @@
  *   Railway  POST /graphql/v2 (Bearer) serviceInstanceRedeploy, deployments; bad token → 200 + errors
  *   Netlify  POST /build_hooks/<id>
  *   Fly      GET /v1/apps/{app}/machines, POST …/machines/{id}/restart  1 req/s, burst 3 per machine → 429
- *   Heroku   DELETE /apps/{app}/dynos[/{dyno}], GET …/builds (Bearer + version Accept, else 406)
+ *   Heroku   DELETE /apps/{app}/dynos[/{dyno}], DELETE /apps/{app}/formations/{type}, GET …/builds
+ *            (Bearer + version Accept, else 406; an unknown dyno or process type → 404)
  *   Webhook  POST /hooks/<id>  (JSON, Idempotency-Key, optional HMAC; duplicate keys are not re-run)
  *
  * Tests register targets (`target(kind, name)` gives a ready `Target` and its secrets), read
@@ -74,6 +75,7 @@ export interface FakeCall {
   accepted: boolean;
   machine?: string;
   dyno?: string;
+  processType?: string;
   idempotencyKey?: string;
   triggerTitle?: string;
   /** Webhook targets with a signing secret: whether the signature verified. */
@@ -87,6 +89,7 @@ export interface FakeRedeployEvent {
   action: "redeploy" | "restart";
   machine?: string;
   dyno?: string;
+  processType?: string;
   deployId?: string;
   idempotencyKey?: string;
 }
@@ -100,8 +103,10 @@ export interface FakeTargetOptions {
   pinMachines?: boolean;
   /** fly: issue a `FlyV1 fm2_…` macaroon token instead of a plain bearer token. */
   macaroon?: boolean;
-  /** heroku: restart only this dyno or process type (dynos are web.1 and web.2). */
+  /** heroku: restart only this dyno (dynos are web.1 and web.2). */
   dyno?: string;
+  /** heroku: restart every dyno of this process type (the app's only formation is `web`). */
+  processType?: string;
   /** webhook: require an HMAC-SHA256 signature (the target names a signing secret). */
   signed?: boolean;
   clusters?: string[];
@@ -177,7 +182,9 @@ interface Routed {
   target: Registered | null;
   action: string;
   path: string;
-  extra?: Partial<Pick<FakeCall, "machine" | "dyno" | "idempotencyKey" | "triggerTitle" | "signatureValid">>;
+  extra?: Partial<
+    Pick<FakeCall, "machine" | "dyno" | "processType" | "idempotencyKey" | "triggerTitle" | "signatureValid">
+  >;
   handle: () => Answer;
 }
 
@@ -407,6 +414,7 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
           app: reg.app,
           apiBaseUrl: baseUrl,
           ...(opts.dyno ? { dyno: opts.dyno } : {}),
+          ...(opts.processType ? { processType: opts.processType } : {}),
           ...ownership,
         };
         break;
@@ -803,14 +811,19 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
 
   function heroku(req: IncomingMessage, app: string, rest: string[]): Routed {
     const reg = byApp.get(`heroku:${app}`) ?? null;
-    const [resource, dyno] = rest;
+    const [resource, name] = rest;
     const action = resource === "builds" ? "list-builds" : "restart";
+    const dyno = resource === "dynos" ? name : undefined;
+    const processType = resource === "formations" ? name : undefined;
     return {
       platform: "heroku",
       target: reg,
       action,
       path: `/apps/${app}/${rest.join("/")}`,
-      extra: dyno === undefined ? {} : { dyno },
+      extra: {
+        ...(dyno === undefined ? {} : { dyno }),
+        ...(processType === undefined ? {} : { processType }),
+      },
       handle: () => {
         if (!/application\/vnd\.heroku\+json;\s*version=3/.test(req.headers.accept ?? "")) {
           return {
@@ -830,7 +843,7 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
           };
         }
         if (resource === "builds") {
-          if (req.method !== "GET" || dyno !== undefined)
+          if (req.method !== "GET" || name !== undefined)
             return { status: 404, body: platformError("heroku", 404, "not_found", "Not found.") };
           const at = new Date(now()).toISOString();
           return {
@@ -846,19 +859,37 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
             ],
           };
         }
-        if (resource !== "dynos" || req.method !== "DELETE" || rest.length > 2) {
+        if (req.method !== "DELETE" || rest.length > 2) {
           return { status: 404, body: platformError("heroku", 404, "not_found", "Not found.") };
         }
-        if (dyno !== undefined && !reg.dynos!.some((d) => d === dyno || d.split(".")[0] === dyno)) {
+        if (resource === "formations") {
+          // DELETE /apps/{app}/formations/{type}: every dyno of one process type (`heroku ps:restart web`).
+          const types = new Set(reg.dynos!.map((d) => d.split(".")[0]));
+          if (processType === undefined) {
+            return { status: 404, body: platformError("heroku", 404, "not_found", "Not found.") };
+          }
+          if (!types.has(processType)) {
+            return {
+              status: 404,
+              body: {
+                ...(platformError(
+                  "heroku",
+                  404,
+                  "not_found",
+                  `Couldn't find that formation (${processType}).`,
+                ) as object),
+                resource: "formation",
+              },
+            };
+          }
+          return { status: 202, body: {}, accepted: { action: "restart", processType } };
+        }
+        // DELETE /apps/{app}/dynos/{dyno} names one dyno (`web.1`); a process type is not a dyno.
+        if (dyno !== undefined && !reg.dynos!.includes(dyno)) {
           return {
             status: 404,
             body: {
-              ...(platformError(
-                "heroku",
-                404,
-                "not_found",
-                `Couldn't find that process type (${dyno}).`,
-              ) as object),
+              ...(platformError("heroku", 404, "not_found", `Couldn't find that dyno (${dyno}).`) as object),
               resource: "dyno",
             },
           };
@@ -1009,7 +1040,8 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
       if (parts.length === 4) return fly(req, c, undefined);
       if (parts.length === 6 && e && f === "restart") return fly(req, c, e);
     }
-    if (a === "apps" && b && (c === "dynos" || c === "builds")) return heroku(req, b, parts.slice(2));
+    if (a === "apps" && b && (c === "dynos" || c === "formations" || c === "builds"))
+      return heroku(req, b, parts.slice(2));
     if (a === "hooks" && b && parts.length === 2) return webhook(req, b, raw);
     return {
       platform: "unknown",

@@ -6,7 +6,8 @@
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TargetKind } from "../../src/config/schema.ts";
+import { parseConfig, type TargetKind } from "../../src/config/schema.ts";
+import { ConfigError } from "../../src/errors.ts";
 import { createNodeFetch, type NodeFetch } from "../../src/outbound/node-fetch.ts";
 import { createRedeployAdapter } from "../../src/platforms/index.ts";
 import { verdictForStatus } from "../../src/platforms/outcome.ts";
@@ -253,6 +254,86 @@ describe("each platform: the documented request, and `started`", () => {
       status: 202,
     });
     expect(events).toEqual([expect.objectContaining({ action: "restart", dyno: "web.1" })]);
+  });
+
+  it("heroku with a processType: DELETE /apps/{app}/formations/{type}, as `heroku ps:restart web`", async () => {
+    const setup = setupFor("heroku", { processType: "web" });
+    const app = setup.target.kind === "heroku" ? setup.target.app : "";
+    const events = collect(setup.target.name);
+    const adapter = adapterFor(setup);
+    expect(await adapter.redeploy(request())).toMatchObject({ kind: "started" });
+    expect(callsOf(setup)).toEqual([
+      expect.objectContaining({
+        method: "DELETE",
+        path: `/apps/${app}/formations/web`,
+        processType: "web",
+        status: 202,
+      }),
+    ]);
+    expect(events).toEqual([expect.objectContaining({ action: "restart", processType: "web" })]);
+    expect(adapter.plan(request())).toMatchObject({
+      method: "DELETE",
+      endpoint: `${fake.baseUrl}/apps/${app}/formations/web`,
+    });
+  });
+
+  it("heroku with an unknown processType: the formation's 404 is a failure", async () => {
+    const setup = setupFor("heroku", { processType: "worker" });
+    const outcome = await adapterFor(setup).redeploy(request());
+    expect(outcome).toMatchObject({ kind: "failed", status: 404, code: "not_found" });
+    expect(callsOf(setup)[0]).toMatchObject({ path: expect.stringMatching(/\/formations\/worker$/) });
+  });
+
+  it("heroku (the fake itself): a process type is not a dyno name on the dyno endpoint", async () => {
+    const setup = setupFor("heroku");
+    const app = setup.target.kind === "heroku" ? setup.target.app : "";
+    const headers = {
+      authorization: `Bearer ${setup.secrets[setup.target.secret]}`,
+      accept: "application/vnd.heroku+json; version=3",
+    };
+    const asDyno = await fetch(`${fake.baseUrl}/apps/${app}/dynos/web`, { method: "DELETE", headers });
+    expect(asDyno.status).toBe(404);
+    const asFormation = await fetch(`${fake.baseUrl}/apps/${app}/formations/web`, {
+      method: "DELETE",
+      headers,
+    });
+    expect(asFormation.status).toBe(202);
+    const noAccept = await fetch(`${fake.baseUrl}/apps/${app}/formations/web`, {
+      method: "DELETE",
+      headers: { authorization: headers.authorization },
+    });
+    expect(noAccept.status).toBe(406);
+    const noAuth = await fetch(`${fake.baseUrl}/apps/${app}/formations/web`, {
+      method: "DELETE",
+      headers: { accept: headers.accept },
+    });
+    expect(noAuth.status).toBe(401);
+  });
+
+  it("heroku: dyno and processType together are a config error naming processType", () => {
+    const problems = (() => {
+      try {
+        parseConfig({
+          ATLAS_WEBHOOK_SECRET: "whsec-value-1234",
+          HEROKU_KEY: "heroku-key-value",
+          TARGETS: JSON.stringify([
+            {
+              kind: "heroku",
+              name: "api",
+              secret: "HEROKU_KEY",
+              app: "api",
+              dyno: "web.1",
+              processType: "web",
+            },
+          ]),
+        });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+      }
+      throw new Error("expected a ConfigError");
+    })();
+    expect(problems).toEqual([{ key: "TARGETS[0].processType", message: expect.stringContaining("dyno") }]);
   });
 
   it("webhook: POST JSON with Idempotency-Key; a repeated key is not acted on twice", async () => {
