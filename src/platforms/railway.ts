@@ -1,6 +1,7 @@
 /**
  * Railway adapter over the public GraphQL API (`POST https://backboard.railway.com/graphql/v2`,
- * `Authorization: Bearer <account or workspace token>`). Redeploy is the mutation
+ * `Authorization: Bearer <account or workspace token>`, or `Project-Access-Token: <project token>` when
+ * the target's `tokenKind` is `project`). Redeploy is the mutation
  * `serviceInstanceRedeploy(environmentId, serviceId)`, which answers `{"data":{…:true}}`.
  * `deployInProgress` reads the newest deployment of the service in that environment
  * (`deployments(first: 1, input: {serviceId, environmentId})`).
@@ -8,9 +9,8 @@
  * GraphQL reports most failures with HTTP 200 and an `errors` array ("Not Authorized", unknown
  * service): such an answer is `failed`, never `started`. A `false` result is `failed` too.
  *
- * Trade-off: only Bearer (account/workspace) tokens are supported. Railway's project tokens use a
- * different header (`Project-Access-Token`); accepting both would need a second config field to say
- * which one a secret is, and guessing by shape would send a token under the wrong header.
+ * Trade-off: the token's kind is configured (`tokenKind`, default `account`), never guessed from its
+ * shape: Railway refuses a token sent under the wrong header, and all three kinds look alike.
  */
 import { z } from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
@@ -67,8 +67,12 @@ export function createRailwayAdapter(options: RailwayAdapterOptions): RedeployAd
   const redact = createRedactor([secret]);
   const url = new URL(`${apiOrigin(target.apiBaseUrl, RAILWAY_API_ORIGIN)}/graphql/v2`);
   const label = `railway redeploy of service ${target.serviceId} (${target.name})`;
+  const auth: Record<string, string> =
+    target.tokenKind === "project"
+      ? { "project-access-token": secret }
+      : { authorization: `Bearer ${secret}` };
   const headers = {
-    authorization: `Bearer ${secret}`,
+    ...auth,
     "content-type": "application/json",
     accept: "application/json",
   };

@@ -7,7 +7,8 @@
  *   Vercel   POST|GET /v1/integrations/deploy/prj_<id>/<key>          wrong key → 404
  *   Render   POST|GET /deploy/srv-<id>?key=<key>                       10/min/service → 429
  *            POST /v1/services/{id}/restart, GET …/deploys (Bearer)    POSTs 30/min/key → 429
- *   Railway  POST /graphql/v2 (Bearer) serviceInstanceRedeploy, deployments; bad token → 200 + errors
+ *   Railway  POST /graphql/v2 serviceInstanceRedeploy, deployments; account/workspace tokens in Bearer,
+ *            project tokens in Project-Access-Token; a bad token or the wrong header → 200 + errors
  *   Netlify  POST /build_hooks/<id>
  *   Fly      GET /v1/apps/{app}/machines, POST …/machines/{id}/restart  1 req/s, burst 3 per machine → 429
  *   Heroku   DELETE /apps/{app}/dynos[/{dyno}], DELETE /apps/{app}/formations/{type}, GET …/builds
@@ -103,6 +104,8 @@ export interface FakeTargetOptions {
   pinMachines?: boolean;
   /** fly: issue a `FlyV1 fm2_…` macaroon token instead of a plain bearer token. */
   macaroon?: boolean;
+  /** railway: the kind of token issued (default account); each is honoured only under its own header. */
+  tokenKind?: "account" | "workspace" | "project";
   /** heroku: restart only this dyno (dynos are web.1 and web.2). */
   dyno?: string;
   /** heroku: restart every dyno of this process type (the app's only formation is `web`). */
@@ -163,6 +166,8 @@ interface Registered {
   app?: string;
   machines?: Machine[];
   dynos?: string[];
+  /** railway: the kind of the token in `key`. */
+  tokenKind?: "account" | "workspace" | "project";
   renderApi?: boolean;
   signingSecret?: string;
   inProgress: boolean;
@@ -363,6 +368,7 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
         reg.id = crypto.randomUUID();
         reg.environmentId = crypto.randomUUID();
         reg.key = crypto.randomUUID();
+        reg.tokenKind = opts.tokenKind ?? "account";
         reg.latestDeployId = crypto.randomUUID();
         value = reg.key;
         target = {
@@ -371,6 +377,7 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
           secret,
           serviceId: reg.id,
           environmentId: reg.environmentId,
+          tokenKind: reg.tokenKind,
           apiBaseUrl: baseUrl,
           ...ownership,
         };
@@ -670,10 +677,16 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
       return gqlError("Must provide query string.", 400);
     const query = body.query;
     const variables = (body.variables ?? {}) as Record<string, unknown>;
+    // Railway reads a project token only from Project-Access-Token, and account and workspace tokens
+    // only from Authorization: Bearer; a token under the other header authorizes nothing.
     const token = bearer(req);
-    const tokenOwner = token
-      ? [...byName.values()].find((r) => r.kind === "railway" && r.key === token)
-      : undefined;
+    const projectHeader = req.headers["project-access-token"];
+    const projectToken = typeof projectHeader === "string" ? projectHeader : undefined;
+    const tokenOwner = [...byName.values()].find(
+      (r) =>
+        r.kind === "railway" &&
+        (r.tokenKind === "project" ? projectToken === r.key : token !== undefined && token === r.key),
+    );
     if (!tokenOwner) return gqlError("Not Authorized");
 
     if (routed.action === "redeploy") {

@@ -388,6 +388,67 @@ describe("refusals are `failed` with the platform's status and code", () => {
     expect(outcome).toMatchObject({ kind: "failed", status: 401 });
   });
 
+  it.each([
+    ["account", "authorization"],
+    ["workspace", "authorization"],
+    ["project", "project-access-token"],
+  ] as const)("railway with a %s token: sent in %s, and started", async (tokenKind, header) => {
+    const setup = setupFor("railway", { tokenKind });
+    expect(setup.target).toMatchObject({ tokenKind });
+    const seen: IncomingHttpHeaders[] = [];
+    const outcome = await createRedeployAdapter({
+      target: setup.target,
+      secrets: (name) => setup.secrets[name]!,
+      fetch: async (input, init) => {
+        seen.push(Object.fromEntries(new Headers(init?.headers).entries()));
+        return node.fetch(input, init);
+      },
+    }).redeploy(request());
+    expect(outcome).toMatchObject({ kind: "started" });
+    const token = setup.secrets[setup.target.secret]!;
+    expect(seen[0]?.[header]).toBe(header === "authorization" ? `Bearer ${token}` : token);
+    const other = header === "authorization" ? "project-access-token" : "authorization";
+    expect(seen[0]?.[other]).toBeUndefined();
+  });
+
+  it.each([
+    ["project", "account"],
+    ["account", "project"],
+    ["workspace", "project"],
+  ] as const)(
+    "railway: a %s token configured as %s goes under the wrong header → Not Authorized",
+    async (issued, configured) => {
+      const setup = setupFor("railway", { tokenKind: issued });
+      const misconfigured = {
+        ...setup,
+        target: { ...setup.target, tokenKind: configured } as FakeTargetSetup["target"],
+      };
+      const outcome = await adapterFor(misconfigured).redeploy(request());
+      expect(outcome.kind).toBe("failed");
+      expect(outcome.detail).toContain("Not Authorized");
+      expect(callsOf(setup)).toEqual([expect.objectContaining({ status: 200, accepted: false })]);
+    },
+  );
+
+  it("railway: tokenKind defaults to account and is one of the three kinds", () => {
+    const base = {
+      ATLAS_WEBHOOK_SECRET: "whsec-value-1234",
+      RAILWAY_TOKEN: "railway-token-value",
+    };
+    const railway = {
+      kind: "railway",
+      name: "api",
+      secret: "RAILWAY_TOKEN",
+      serviceId: "s",
+      environmentId: "e",
+    };
+    const parsed = parseConfig({ ...base, TARGETS: JSON.stringify([railway]) });
+    expect(parsed.targets[0]).toMatchObject({ tokenKind: "account" });
+    expect(() =>
+      parseConfig({ ...base, TARGETS: JSON.stringify([{ ...railway, tokenKind: "team" }]) }),
+    ).toThrow(ConfigError);
+  });
+
   it("railway: a wrong token → HTTP 200 with errors → failed, never started", async () => {
     const setup = setupFor("railway");
     const outcome = await adapterFor(setup, { secrets: withSecret(setup, crypto.randomUUID()) }).redeploy(
