@@ -207,11 +207,9 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
       const replace = respondOptions.replaceOriginal ?? true;
       const ephemeral = respondOptions.ephemeral === true ? { response_type: "ephemeral" } : {};
       // Replacing the clicked message is idempotent; a new reply is not. No token: the URL is the credential.
-      return call(
-        url,
-        { ...messageBody(message), ...ephemeral, replace_original: replace },
-        { once: !replace },
-      );
+      // A reply of text alone sends no `blocks`: Slack answers an empty array with invalid_blocks.
+      const content = message.blocks.length > 0 ? messageBody(message) : { text: message.text };
+      return call(url, { ...content, ...ephemeral, replace_original: replace }, { once: !replace });
     },
     async deliver(message, previous) {
       if (config.kind === "webhook") return client.postWebhook(message);

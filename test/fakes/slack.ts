@@ -13,7 +13,7 @@
  *   POST /services/T…/B…/…      incoming webhook: "ok" | 400 invalid_payload / no_text / invalid_blocks
  *                               | 404 no_service | 429 rate_limited (text bodies, like the real one)
  *   POST /actions/T…/…/…        a button's response_url: replace_original edits the clicked message;
- *                               5 uses within 30 minutes
+ *                               5 uses within 30 minutes; an empty `blocks` array → invalid_blocks
  *
  * It records every message with every version of its blocks (`messages()`, `history(ts)`), and
  * `visible(ts)` says what a reader would see: text with entities decoded, plus the mentions and
@@ -705,6 +705,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
     if (!isRecord(body))
       return { status: 400, body: { ok: false, error: "invalid_payload" }, error: "invalid_payload" };
+    // Reported: a response_url post with `"blocks": []` is refused; text alone must omit the key.
+    if (Array.isArray(body.blocks) && body.blocks.length === 0)
+      return { status: 400, body: { ok: false, error: "invalid_blocks" }, error: "invalid_blocks" };
     const content = contentError(body);
     if (content) return { status: 400, body: { ok: false, error: content.error }, error: content.error };
     entry.uses += 1;

@@ -4,7 +4,8 @@
  * Checked in this order: size, the v0 signature over the raw body (5-minute window), the
  * `block_actions` payload. The decision is recorded in the incident's ledger, which is quick; the
  * work it unlocks runs from the ledger's alarm, so Slack gets its 200 well within 3 seconds. A
- * second click, a replay or a click on an older version of the message changes nothing.
+ * second click, a replay or a click on an older version of the message changes nothing. A click is
+ * acknowledged with an empty 200, as Bolt does; what it changed is in the incident's journal.
  * Who may decide is ../../slack/approvers.ts's rule.
  */
 import { Hono } from "hono";
@@ -68,6 +69,7 @@ export const slackActions = new Hono<AppEnv>().post(
           config: config.slack,
         }).respond(
           action.responseUrl,
+          // Text only: the client sends no `blocks` key for an empty list (Slack refuses `[]`).
           {
             text: "Only the approvers listed in SLACK_APPROVERS can approve this action. You can still skip or snooze it.",
             blocks: [],
@@ -86,7 +88,7 @@ export const slackActions = new Hono<AppEnv>().post(
         user: action.user.id,
         applied: outcome.applied,
       });
-      return c.json({ ok: true, applied: outcome.applied });
+      return c.body(null, 200);
     } catch (error) {
       log.log("error", "slack.actions-ledger-unavailable", describeError(error));
       return jsonError(c, 503, "ledger unavailable, retry later");
