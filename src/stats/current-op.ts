@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { RESPONDER_APP_NAME } from "../constants.ts";
-import type { AppConnections } from "./types.ts";
+import type { AppConnections, Finding } from "./types.ts";
 
 /**
  * Own operations running this long count as stuck: a request's query takes milliseconds to seconds;
@@ -44,6 +44,8 @@ export const CurrentOpEntrySchema = z.object({
   type: text,
   connectionId: count,
   client: text,
+  /** Set instead of `client` on a shard's entry reached through mongos: the router's address, not the app's. */
+  client_s: text,
   appName: text,
   active: z.boolean().optional().catch(undefined),
   opid: z.union([z.number(), z.string()]).optional().catch(undefined),
@@ -88,6 +90,7 @@ export const CURRENT_OP_PROJECTION = {
   ...OPERATION_FIELDS,
   connectionId: 1,
   client: 1,
+  client_s: 1,
   "clientMetadata.driver.name": 1,
   "clientMetadata.driver.version": 1,
   "clientMetadata.env.name": 1,
@@ -185,6 +188,32 @@ export function attribute(entries: readonly CurrentOpEntry[]): AppConnections[] 
   return [...groups.values()]
     .map(({ hostSet, ...group }) => ({ ...group, hosts: [...hostSet].sort() }))
     .sort((a, b) => b.connections - a.connections || a.app.localeCompare(b.app));
+}
+
+/**
+ * Whether the entries can say which app holds which connection. A `$currentOp` run through mongos
+ * without `localOps` lists the shards' operations, whose clients are the router itself (`client_s`,
+ * no `client`): none of them is an app's connection, so a breakdown built from them would be empty
+ * for the wrong reason. False only when shard-side entries are all there is.
+ */
+export function canAttribute(entries: readonly CurrentOpEntry[]): boolean {
+  const clients = entries.filter((e) => e.client !== undefined).length;
+  const viaRouter = entries.filter((e) => e.client === undefined && e.client_s !== undefined).length;
+  return clients > 0 || viaRouter === 0;
+}
+
+/** The breakdown by app, or — where the entries cannot give one — the finding that says why. */
+export function attribution(
+  entries: readonly CurrentOpEntry[],
+): { byApp: AppConnections[]; finding?: undefined } | { byApp?: undefined; finding: Finding } {
+  if (canAttribute(entries)) return { byApp: attribute(entries) };
+  return {
+    finding: {
+      kind: "partial",
+      detail:
+        "$currentOp listed only the shards' operations, whose client is the router (client_s): connections cannot be attributed to apps",
+    },
+  };
 }
 
 /** "10.0.0.7:41872" → "10.0.0.7"; "[::1]:41872" → "::1". */

@@ -13,6 +13,12 @@
  * `current` is the server's own count and so includes the responder's (at most two) sockets; `byApp`
  * leaves them out.
  *
+ * Through a sharded cluster's router (`hello.msg === "isdbgrid"`) the apps' connections, idle ones
+ * included, live on the mongos: `$currentOp` then runs with `localOps: true`, and the counts and the
+ * breakdown are that one router's (a finding says so). Without `localOps` it would list the shards'
+ * operations, whose client is the router (`client_s`); when only such entries come back, attribution
+ * is impossible and a finding says that too — never an empty breakdown.
+ *
  * Expected failures are values: a tier that refuses `$currentOp` is a `tier-refused` finding; a
  * cluster that accepts and drops our connection is `refused` with a `cluster-full` finding. Error
  * texts are built here from the error's class and code, never copied from the driver, whose messages
@@ -34,7 +40,7 @@ import {
   RESPONDER_APP_NAME,
 } from "../constants.ts";
 import {
-  attribute,
+  attribution,
   CURRENT_OP_PROJECTION,
   type CurrentOpEntry,
   CurrentOpEntrySchema,
@@ -183,7 +189,17 @@ export function createMongoStatsSource(options: MongoStatsSourceOptions): MongoS
           }
           const { current, available, totalCreated } = status.data.connections;
           const findings: Finding[] = [];
-          const entries = await readCurrentOp(admin, findings);
+          const router = await isRouter(admin);
+          if (router) {
+            findings.push({
+              kind: "partial",
+              detail:
+                "connected through a mongos (sharded cluster): the count and the breakdown by app are this one router's connections; other routers hold their own",
+            });
+          }
+          const entries = await readCurrentOp(admin, findings, router);
+          const apps = entries ? attribution(entries) : undefined;
+          if (apps?.finding) findings.push(apps.finding);
           const user = databaseUser(client);
           const ownLongOperations =
             entries && user
@@ -196,7 +212,7 @@ export function createMongoStatsSource(options: MongoStatsSourceOptions): MongoS
             current,
             ...(available !== undefined ? { available, limit: current + available } : {}),
             ...(totalCreated !== undefined ? { totalCreated } : {}),
-            ...(entries ? { byApp: attribute(entries) } : {}),
+            ...(apps?.byApp ? { byApp: apps.byApp } : {}),
             ...(ownLongOperations ? { ownLongOperations } : {}),
             findings,
           };
@@ -284,12 +300,27 @@ function databaseUser(client: MongoClient): DatabaseUser | undefined {
   return { user: credentials.username, db: credentials.source || "admin" };
 }
 
-/** Runs `$currentOp`; returns undefined (with a finding saying why) where the tier or user cannot. */
-async function readCurrentOp(admin: Db, findings: Finding[]): Promise<CurrentOpEntry[] | undefined> {
+const HelloSchema = z.object({ msg: z.string().optional().catch(undefined) });
+
+/** True when the server is a mongos: `hello` says `msg: "isdbgrid"`. */
+async function isRouter(admin: Db): Promise<boolean> {
+  const hello = HelloSchema.safeParse(await admin.command({ hello: 1 }));
+  return hello.success && hello.data.msg === "isdbgrid";
+}
+
+/**
+ * Runs `$currentOp`; returns undefined (with a finding saying why) where the tier or user cannot.
+ * On a mongos, `localOps: true` lists the router's own client connections, where the apps are.
+ */
+async function readCurrentOp(
+  admin: Db,
+  findings: Finding[],
+  router: boolean,
+): Promise<CurrentOpEntry[] | undefined> {
   try {
     return await listCurrentOp(
       admin,
-      { allUsers: true, idleConnections: true, idleSessions: false },
+      { allUsers: true, idleConnections: true, idleSessions: false, ...(router ? { localOps: true } : {}) },
       CURRENT_OP_PROJECTION,
     );
   } catch (error) {

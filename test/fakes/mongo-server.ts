@@ -17,6 +17,11 @@
  * `Unauthorized`. The killed op's client gets `Interrupted` (11601). `maxTimeMS` is honoured, and a
  * client that disconnects ends its op.
  *
+ * With `mongos: true` it is a sharded cluster's router: `hello` answers `msg: "isdbgrid"`, and
+ * `$currentOp` without `localOps` lists what the shards see — the router's own pooled connections to
+ * them, with `client_s` (the router's address) instead of `client` and no app metadata — while
+ * `localOps: true` lists the router's own client connections, with `client` and `clientMetadata`.
+ *
  * Trade-off: it stores no data (no collections, no CRUD) and models no roles; any authenticated user
  * may run every command. Hello replies carry no `topologyVersion`, so drivers poll instead of
  * streaming: the socket counts stay deterministic (no RTT-pinger socket). Passwords are not
@@ -49,7 +54,14 @@ export interface FakeMongoOptions {
   users?: Record<string, string>;
   /** TCP port on 127.0.0.1; default 0 (any free port). */
   port?: number;
+  /** Behave as a mongos (a sharded cluster's router) in front of `shards`. Default false. */
+  mongos?: boolean;
+  /** mongos only: the shard names `$currentOp` reports without `localOps`. Default ["shard0", "shard1"]. */
+  shards?: string[];
 }
+
+/** mongos only: how many pooled connections the router keeps to each shard (idle ones are listed). */
+const ROUTER_POOL_PER_SHARD = 2;
 
 /** One open connection as the server sees it. */
 export interface FakeConnectionInfo {
@@ -251,6 +263,8 @@ class ProtocolError extends Error {}
 export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<FakeMongo> {
   const host = "127.0.0.1";
   let tier = (options.tier ?? "M10").toUpperCase();
+  const router = options.mongos === true;
+  const shards = options.shards ?? ["shard0", "shard1"];
   let connectionLimit = options.connectionLimit ?? 500;
   let stalled = false;
   const startedAt = Date.now();
@@ -584,6 +598,8 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     const reply: Document = {
       ...(name === "hello" ? { isWritablePrimary: true } : { ismaster: true }),
       ...(command.helloOk === true ? { helloOk: true } : {}),
+      // How a mongos says it is one; drivers then treat the server as a router.
+      ...(router ? { msg: "isdbgrid" } : {}),
       maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
       maxMessageSizeBytes: MAX_MESSAGE_BYTES,
       maxWriteBatchSize: 100_000,
@@ -785,7 +801,46 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     return cursorReply(`${db}.$cmd.aggregate`, docs, batchSize, "firstBatch");
   }
 
+  /**
+   * `$currentOp` through a mongos without `localOps`: each shard's view, where the clients are the
+   * router's pooled connections (`client_s`), so the apps behind the router are not visible.
+   */
+  function shardsCurrentOp(options: Document): Document[] {
+    const idleConnections = options.idleConnections === true;
+    const docs: Document[] = [];
+    let n = 0;
+    const busy = [...open.values()].filter((c) => c.busy);
+    shards.forEach((shard, s) => {
+      for (let i = 0; i < ROUTER_POOL_PER_SHARD; i++) {
+        n += 1;
+        // The first busy router op is forwarded on the first pooled connection of each shard.
+        const forwarded = i === 0 ? busy[0] : undefined;
+        if (!idleConnections && !forwarded) continue;
+        docs.push({
+          shard,
+          type: "op",
+          host: `${shard}-00-0${s}.fake:27018`,
+          desc: `conn${1000 + n}`,
+          connectionId: 1000 + n,
+          client_s: `${host}:${40000 + n}`,
+          clientMetadata: { driver: { name: "NetworkInterfaceTL", version: "7.0.0" } },
+          active: forwarded !== undefined,
+          ...(forwarded
+            ? {
+                opid: `${shard}:${forwarded.currentOpId}`,
+                op: forwarded.currentOp,
+                ns: forwarded.currentNs,
+                secs_running: Long.fromNumber(0),
+              }
+            : { op: "none", ns: "" }),
+        });
+      }
+    });
+    return docs;
+  }
+
   function currentOp(caller: ConnectionState, options: Document): Document[] {
+    if (router && options.localOps !== true) return shardsCurrentOp(options);
     // mongod: allUsers (default false) needs the inprog privilege; without it only the caller's own
     // user's connections show. With auth off every client counts as the caller's.
     const allUsers = options.allUsers === true;

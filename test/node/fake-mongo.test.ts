@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { BSON, type Document } from "bson";
 import { MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { attribution, CurrentOpEntrySchema } from "../../src/stats/current-op.ts";
 import { type FakeMongo, startFakeMongo } from "../fakes/mongo-server.ts";
 
 const clients: MongoClient[] = [];
@@ -159,6 +160,66 @@ describe("fake mongo, dedicated tier (M10)", () => {
     await c.db("admin").command({ ping: 1 });
     expect(fake.dropConnections((conn) => conn.appName === "to-drop")).toBe(2);
     await fake.waitFor(() => fake.openCount("to-drop") === 0, 1_000);
+  });
+});
+
+describe("fake mongo as a mongos", () => {
+  let fake: FakeMongo;
+  beforeAll(async () => {
+    fake = await startFakeMongo({ tier: "M30", mongos: true });
+  });
+  afterAll(() => fake.close());
+
+  const currentOp = (c: MongoClient, stage: Document) =>
+    c
+      .db("admin")
+      .aggregate([{ $currentOp: stage }])
+      .toArray();
+
+  it("says it is a router in hello, and a mongod does not", async () => {
+    const c = client(fake.uri({ appName: "router-probe" }));
+    expect(await c.db("admin").command({ hello: 1 })).toMatchObject({ msg: "isdbgrid" });
+    const plain = await startFakeMongo({ tier: "M10" });
+    try {
+      const p = client(plain.uri());
+      expect(await p.db("admin").command({ hello: 1 })).not.toHaveProperty("msg");
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it("without localOps lists the shards' view: client_s, no client, no app metadata", async () => {
+    const app = client(fake.uri({ appName: "behind-router" }));
+    await app.db("admin").command({ ping: 1 });
+    const c = client(fake.uri({ appName: "op-reader" }));
+    const docs = await currentOp(c, { allUsers: true, idleConnections: true });
+    expect(docs.length).toBeGreaterThan(0);
+    for (const doc of docs) {
+      expect(doc).toHaveProperty("client_s");
+      expect(doc).toHaveProperty("shard");
+      expect(doc).not.toHaveProperty("client");
+      expect(doc.appName).toBeUndefined();
+    }
+    // Attribution from this view is impossible, and says so rather than answering "no apps".
+    const said = attribution(docs.map((d) => CurrentOpEntrySchema.parse(d)));
+    expect(said.byApp).toBeUndefined();
+    expect(said.finding).toMatchObject({ kind: "partial", detail: expect.stringContaining("client_s") });
+  });
+
+  it("with localOps lists the router's own connections, idle ones included, with client and clientMetadata", async () => {
+    const app = client(fake.uri({ appName: "behind-router-2" }));
+    await app.db("admin").command({ ping: 1 });
+    const c = client(fake.uri({ appName: "op-reader-2" }));
+    const docs = await currentOp(c, { allUsers: true, idleConnections: true, localOps: true });
+    const mine = docs.filter((d) => d.appName === "behind-router-2");
+    expect(mine).toHaveLength(2);
+    for (const doc of mine) {
+      expect(doc.client).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(doc.clientMetadata).toMatchObject({ application: { name: "behind-router-2" } });
+      expect(doc.op).toBe("none");
+    }
+    const said = attribution(docs.map((d) => CurrentOpEntrySchema.parse(d)));
+    expect(said.byApp?.find((g) => g.app === "behind-router-2")?.connections).toBe(2);
   });
 });
 

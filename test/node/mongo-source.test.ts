@@ -120,6 +120,54 @@ describe("mongo stats source on a dedicated tier (M10)", () => {
   });
 });
 
+describe("mongo stats source through a mongos (sharded cluster)", () => {
+  let fake: FakeMongo;
+  let app: LeakyApp;
+
+  beforeAll(async () => {
+    fake = await startFakeMongo({ tier: "M30", users: { [USER]: PASSWORD }, mongos: true });
+    app = await spawnLeakyApp({ uri: authedUri(fake), app: "shard-web", connections: 3 });
+  });
+  afterAll(async () => {
+    await app?.kill();
+    await fake?.close();
+  });
+
+  it("lists the router's own connections (localOps) and says the breakdown is one router's", async () => {
+    const reading = await read(authedUri(fake));
+    expect(reading.ok).toBe(true);
+    const success = reading as StatsSuccess;
+    expect(success.byApp).toEqual([expect.objectContaining({ app: "shard-web", connections: 3 })]);
+    expect(success.findings).toEqual([
+      { kind: "partial", detail: expect.stringMatching(/mongos.*one router's/) },
+    ]);
+    const stages = fake
+      .commandsSeen()
+      .filter((c) => c.name === "aggregate" && c.appName === RESPONDER)
+      .map((c) => (c.command.pipeline as Array<Record<string, unknown>>)[0]?.$currentOp);
+    expect(stages.at(-1)).toMatchObject({ localOps: true, allUsers: true, idleConnections: true });
+  });
+});
+
+describe("mongo stats source on a replica set (not a router)", () => {
+  let fake: FakeMongo;
+  beforeAll(async () => {
+    fake = await startFakeMongo({ tier: "M10", users: { [USER]: PASSWORD } });
+  });
+  afterAll(() => fake?.close());
+
+  it("does not send localOps, which is for mongos only", async () => {
+    expect((await read(authedUri(fake))).ok).toBe(true);
+    const stage = fake
+      .commandsSeen()
+      .filter((c) => c.name === "aggregate")
+      .map((c) => (c.command.pipeline as Array<Record<string, unknown>>)[0]?.$currentOp)
+      .at(-1);
+    expect(stage).toBeDefined();
+    expect(stage).not.toHaveProperty("localOps");
+  });
+});
+
 describe("mongo stats source on a shared tier (M0)", () => {
   let fake: FakeMongo;
   let app: LeakyApp;
