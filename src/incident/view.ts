@@ -23,7 +23,7 @@ export interface AlertRecord {
   event: AtlasEvent | null;
   status: AtlasAlert["status"];
   metricName: string | null;
-  currentValue: { number: number; units: string } | null;
+  currentValue: { number: number; units: string | null } | null;
   updated: string;
   receivedAt: string;
 }
@@ -53,7 +53,7 @@ export function incidentDetail(store: IncidentStore, groupId: string, id: string
       event: d.event,
       status: d.status as AlertRecord["status"],
       metricName: d.metric,
-      currentValue: d.value === null ? null : { number: d.value, units: String(d.units) },
+      currentValue: d.value === null ? null : { number: d.value, units: d.units },
       updated: d.updated,
       receivedAt: d.receivedAt,
     }),

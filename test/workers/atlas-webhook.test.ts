@@ -74,7 +74,13 @@ describe("what the spec makes optional", () => {
   it("accepts a currentValue without units", async () => {
     const response = await deliver(alertWith(M0_CONNECTIONS_OPEN, { currentValue: { number: 82.4 } }));
     expect(response.status).toBe(202);
-    expect((await json<Outcome>(response)).status).toBe("accepted");
+    const outcome = await json<Outcome>(response);
+    expect(outcome.status).toBe("accepted");
+    // The missing units stay missing: never the text "null".
+    const detail = (await incident(outcome.incident!)) as unknown as {
+      alerts: Array<{ currentValue: unknown }>;
+    };
+    expect(detail.alerts.at(-1)!.currentValue).toEqual({ number: 82.4, units: null });
   });
 
   it("routes an alert without groupId to the project of its CLUSTERS entry", async () => {
