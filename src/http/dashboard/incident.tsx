@@ -402,7 +402,11 @@ export async function incidentPage(c: Context<DashboardEnv>) {
                   <td>{a.event ?? "—"}</td>
                   <td>{a.status}</td>
                   <td>{a.metricName ?? "—"}</td>
-                  <td>{a.currentValue ? `${a.currentValue.number}${a.currentValue.units ? ` ${a.currentValue.units}` : ""}` : "—"}</td>
+                  <td>
+                    {a.currentValue
+                      ? `${a.currentValue.number}${a.currentValue.units ? ` ${a.currentValue.units}` : ""}`
+                      : "—"}
+                  </td>
                 </tr>
               ))}
             </tbody>
