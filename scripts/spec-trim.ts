@@ -26,7 +26,7 @@ export interface SpecOperation {
 
 /**
  * Every Atlas Admin API operation the project calls: src/atlas/admin-client.ts makes these requests,
- * test/fakes/atlas-api.ts answers them, and test/node/atlas-spec.test.ts checks both against the spec.
+ * fakes/atlas-api.ts answers them, and test/node/atlas-spec.test.ts checks both against the spec.
  * The OAuth token endpoint is not a path in the spec: the ServiceAccounts security scheme describes it.
  */
 export const ATLAS_OPERATIONS: readonly SpecOperation[] = [

@@ -10,11 +10,11 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startFakeAtlas } from "../../fakes/atlas-api.ts";
+import { type LeakyApp, spawnLeakyApp } from "../../fakes/leaky-app-process.ts";
+import { startFakeMongo } from "../../fakes/mongo-server.ts";
+import { startFakePlatforms } from "../../fakes/platforms.ts";
 import { signAtlasBody } from "../../src/atlas/webhook-signature.ts";
-import { startFakeAtlas } from "../fakes/atlas-api.ts";
-import { type LeakyApp, spawnLeakyApp } from "../fakes/leaky-app-process.ts";
-import { startFakeMongo } from "../fakes/mongo-server.ts";
-import { startFakePlatforms } from "../fakes/platforms.ts";
 import { alertWith, M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 
 export const CLUSTER = { groupId: "b0b0b0b0b0b0b0b0b0b0b0b0", name: "ShopCluster", target: "shop-web" };

@@ -1,5 +1,5 @@
 /**
- * The Atlas Admin API client against the honest fake (test/fakes/atlas-api.ts) over real HTTP, with
+ * The Atlas Admin API client against the honest fake (fakes/atlas-api.ts) over real HTTP, with
  * the Node `fetch` from src/outbound/node-fetch.ts. Time is simulated: one clock drives the fake's
  * token expiry and nonces and the client's token cache, and the injected `sleep` advances it instead
  * of waiting, so retries and expiries run in milliseconds.
@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { isKyError } from "ky";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type FakeAtlas, type FakeCluster, startFakeAtlas } from "../../fakes/atlas-api.ts";
 import { digestAuthorization, parseDigestChallenge } from "../../src/atlas/admin-auth.ts";
 import {
   ATLAS_API_VERSIONS,
@@ -19,7 +20,6 @@ import { MAX_READ_RETRIES, OAUTH_REFRESH_MARGIN_MS } from "../../src/constants.t
 import { isUpstreamHttpError, isUpstreamNetworkError, isUpstreamTimeoutError } from "../../src/errors.ts";
 import type { FetchLike } from "../../src/outbound/http.ts";
 import { createNodeFetch, type NodeFetch } from "../../src/outbound/node-fetch.ts";
-import { type FakeAtlas, type FakeCluster, startFakeAtlas } from "../fakes/atlas-api.ts";
 
 const SECRETS = {
   clientId: "mdb_sa_id_client_test",

@@ -3,12 +3,12 @@
  * the Flex API, the busiest node's connections, and every upstream failure turned into a value.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type FakeAtlas, type FakeCluster, startFakeAtlas } from "../../fakes/atlas-api.ts";
 import { type AtlasAdminClient, createAtlasAdminClient } from "../../src/atlas/admin-client.ts";
 import { ATLAS_MAX_MEASURED_PROCESSES } from "../../src/constants.ts";
 import type { FetchLike } from "../../src/outbound/http.ts";
 import { createAtlasStatsSource } from "../../src/stats/atlas-source.ts";
 import type { StatsReading, StatsSuccess } from "../../src/stats/types.ts";
-import { type FakeAtlas, type FakeCluster, startFakeAtlas } from "../fakes/atlas-api.ts";
 
 const NOW = Date.parse("2026-11-27T12:00:30Z");
 const clock = { now: () => NOW };

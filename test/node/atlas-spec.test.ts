@@ -8,12 +8,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  type FakeAtlas,
+  type FakeCluster,
+  type LoggedRequest,
+  startFakeAtlas,
+} from "../../fakes/atlas-api.ts";
+import {
   type AtlasAdminClient,
   type AtlasAuth,
   createAtlasAdminClient,
 } from "../../src/atlas/admin-client.ts";
 import { createNodeFetch, type NodeFetch } from "../../src/outbound/node-fetch.ts";
-import { type FakeAtlas, type FakeCluster, type LoggedRequest, startFakeAtlas } from "../fakes/atlas-api.ts";
 import { type AtlasSpec, loadAtlasSpec } from "../support/openapi.ts";
 
 let spec: AtlasSpec;

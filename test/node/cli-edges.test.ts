@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeMongo, startFakeMongo } from "../fakes/mongo-server.ts";
+import { type FakeMongo, startFakeMongo } from "../../fakes/mongo-server.ts";
 
 const cliPath = (name: string) => fileURLToPath(new URL(`../../src/cli/${name}.ts`, import.meta.url));
 const TOOLS = ["check-config", "alert-test", "monitor-connections", "fix-connections"] as const;

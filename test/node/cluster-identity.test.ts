@@ -4,6 +4,7 @@
  * real client.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeAtlas, startFakeAtlas } from "../../fakes/atlas-api.ts";
 import { createAtlasAdminClient } from "../../src/atlas/admin-client.ts";
 import {
   clusterPrefixOfHost,
@@ -16,7 +17,6 @@ import {
   processesOfCluster,
   resolveClusterName,
 } from "../../src/atlas/cluster-identity.ts";
-import { type FakeAtlas, startFakeAtlas } from "../fakes/atlas-api.ts";
 
 const GROUP = "5f0c1a2b3c4d5e6f7a8b9c0d";
 const node = (set: number, index: number, extra: Partial<ProcessRef> = {}): ProcessRef => ({

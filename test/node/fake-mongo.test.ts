@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { BSON, type Document } from "bson";
 import { MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type FakeMongo, startFakeMongo } from "../../fakes/mongo-server.ts";
 import { attribution, CurrentOpEntrySchema } from "../../src/stats/current-op.ts";
-import { type FakeMongo, startFakeMongo } from "../fakes/mongo-server.ts";
 
 const clients: MongoClient[] = [];
 /** A client that afterEach closes; short timeouts so a failing test fails fast. */
@@ -620,7 +620,7 @@ describe("fake mongo wire protocol", () => {
 
 describe("fake mongo CLI", () => {
   it("prints a connection string that the driver can use", async () => {
-    const script = fileURLToPath(new URL("../fakes/mongo-server.ts", import.meta.url));
+    const script = fileURLToPath(new URL("../../fakes/mongo-server.ts", import.meta.url));
     const child = spawn(process.execPath, [script, "--port", "0", "--tier", "M0", "--limit", "7"], {
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -7,14 +7,14 @@
  */
 import { MongoClient } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type LeakyApp, spawnLeakyApp } from "../../fakes/leaky-app-process.ts";
+import { type FakeMongo, type FakeOperationInfo, startFakeMongo } from "../../fakes/mongo-server.ts";
 import type { KillLongOperationsResult } from "../../src/stats/kill-operations.ts";
 import {
   createMongoOperations,
   createMongoStatsSource,
   type MongoStatsSuccess,
 } from "../../src/stats/mongo-source.ts";
-import { type LeakyApp, spawnLeakyApp } from "../fakes/leaky-app-process.ts";
-import { type FakeMongo, type FakeOperationInfo, startFakeMongo } from "../fakes/mongo-server.ts";
 
 /** The user the responder connects with, shared with the apps (the common Atlas setup). */
 const SHARED_USER = "usr-shared-5b1e";

@@ -4,10 +4,10 @@
  * credentials, the responder's own socket footprint, and that no failure ever shows a secret.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LeakyApp, spawnLeakyApp } from "../../fakes/leaky-app-process.ts";
+import { type FakeMongo, startFakeMongo } from "../../fakes/mongo-server.ts";
 import { createMongoStatsSource } from "../../src/stats/mongo-source.ts";
 import type { StatsFailure, StatsReading, StatsSuccess } from "../../src/stats/types.ts";
-import { type LeakyApp, spawnLeakyApp } from "../fakes/leaky-app-process.ts";
-import { type FakeMongo, startFakeMongo } from "../fakes/mongo-server.ts";
 
 const USER = "usr-n7c2d0";
 const PASSWORD = "pw-Node-4e9b1a";

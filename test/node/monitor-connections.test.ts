@@ -1,9 +1,9 @@
 /** `monitor:connections` against the fake MongoDB server and real leaky app processes. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeAtlas } from "../../fakes/atlas-api.ts";
+import { type LeakyApp, spawnLeakyApp } from "../../fakes/leaky-app-process.ts";
+import { type FakeMongo, startFakeMongo } from "../../fakes/mongo-server.ts";
 import { monitorConnections, sparkline } from "../../src/cli/monitor-connections.ts";
-import { startFakeAtlas } from "../fakes/atlas-api.ts";
-import { type LeakyApp, spawnLeakyApp } from "../fakes/leaky-app-process.ts";
-import { type FakeMongo, startFakeMongo } from "../fakes/mongo-server.ts";
 
 let m10: FakeMongo;
 let m0: FakeMongo;

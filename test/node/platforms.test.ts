@@ -1,24 +1,24 @@
 /**
- * The redeploy adapters against the honest fake platforms (test/fakes/platforms.ts) over real HTTP,
+ * The redeploy adapters against the honest fake platforms (fakes/platforms.ts) over real HTTP,
  * with the Node-side fetch the CLIs inject. The fake enforces each platform's request shape, auth and
  * limits, so "started" here means the request was what the platform documents.
  */
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig, type TargetKind } from "../../src/config/schema.ts";
-import { ConfigError } from "../../src/errors.ts";
-import { createNodeFetch, type NodeFetch } from "../../src/outbound/node-fetch.ts";
-import { createRedeployAdapter } from "../../src/platforms/index.ts";
-import { verdictForStatus } from "../../src/platforms/outcome.ts";
-import type { RedeployAdapter, RedeployOutcome, RedeployRequest } from "../../src/platforms/types.ts";
 import {
   type FakePlatforms,
   type FakeRedeployEvent,
   type FakeTargetOptions,
   type FakeTargetSetup,
   startFakePlatforms,
-} from "../fakes/platforms.ts";
+} from "../../fakes/platforms.ts";
+import { parseConfig, type TargetKind } from "../../src/config/schema.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { createNodeFetch, type NodeFetch } from "../../src/outbound/node-fetch.ts";
+import { createRedeployAdapter } from "../../src/platforms/index.ts";
+import { verdictForStatus } from "../../src/platforms/outcome.ts";
+import type { RedeployAdapter, RedeployOutcome, RedeployRequest } from "../../src/platforms/types.ts";
 
 let fake: FakePlatforms;
 let node: NodeFetch;

@@ -4,12 +4,12 @@
  * body can be wrong.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeSlack, startFakeSlack } from "../../fakes/slack.ts";
 import { newIncidentId } from "../../src/incident/ids.ts";
 import type { IncidentDetail } from "../../src/incident/view.ts";
 import { parseButtonValue, parseSlackAction } from "../../src/slack/actions.ts";
 import { renderIncidentMessage, SLACK_ACTION_IDS } from "../../src/slack/render.ts";
 import { verifySlackSignature } from "../../src/slack/signature.ts";
-import { type FakeSlack, startFakeSlack } from "../fakes/slack.ts";
 
 const GROUP = "65f0a1b2c3d4e5f6a7b8c9d0";
 const REQUESTED_AT = "2026-03-01T10:02:00.000Z";

@@ -7,11 +7,11 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeSlack, startFakeSlack } from "../../fakes/slack.ts";
 import type { SlackConfig } from "../../src/config/schema.ts";
 import { createNodeFetch, type NodeFetch } from "../../src/outbound/node-fetch.ts";
 import { createSlackClient, type SlackClientOptions, type SlackDelivery } from "../../src/slack/client.ts";
 import type { SlackMessage } from "../../src/slack/render.ts";
-import { type FakeSlack, startFakeSlack } from "../fakes/slack.ts";
 
 let fake: FakeSlack;
 let node: NodeFetch;

@@ -5,10 +5,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { validateBlocks, visibleOf } from "../../fakes/slack.ts";
 import type { ResponderMode } from "../../src/config/schema.ts";
 import { INCIDENT_STATES, type IncidentDetail, type JournalEntry } from "../../src/incident/view.ts";
 import { renderIncidentMessage } from "../../src/slack/render.ts";
-import { validateBlocks, visibleOf } from "../fakes/slack.ts";
 
 const ID = "65f0a1b2c3d4e5f6a7b8c9d0-0m7a1b2c3d4e5f6";
 const GROUP = "65f0a1b2c3d4e5f6a7b8c9d0";

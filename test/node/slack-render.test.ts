@@ -4,6 +4,7 @@
  * is inert, and buttons appear only while a decision is pending.
  */
 import { describe, expect, it } from "vitest";
+import { validateBlocks, visibleOf } from "../../fakes/slack.ts";
 import type { ResponderMode } from "../../src/config/schema.ts";
 import { newIncidentId } from "../../src/incident/ids.ts";
 import { planDetail } from "../../src/incident/journal.ts";
@@ -22,7 +23,6 @@ import {
   SLACK_ACTION_IDS,
   type SlackMessage,
 } from "../../src/slack/render.ts";
-import { validateBlocks, visibleOf } from "../fakes/slack.ts";
 
 const GROUP = "65f0a1b2c3d4e5f6a7b8c9d0";
 const T0 = Date.parse("2026-03-01T10:00:00.000Z");

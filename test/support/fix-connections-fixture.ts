@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type LeakyApp, spawnLeakyApp } from "../fakes/leaky-app-process.ts";
-import { type FakeMongo, startFakeMongo } from "../fakes/mongo-server.ts";
-import { type FakePlatforms, startFakePlatforms } from "../fakes/platforms.ts";
+import { type LeakyApp, spawnLeakyApp } from "../../fakes/leaky-app-process.ts";
+import { type FakeMongo, startFakeMongo } from "../../fakes/mongo-server.ts";
+import { type FakePlatforms, startFakePlatforms } from "../../fakes/platforms.ts";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/fix-connections.ts", import.meta.url));
 export const GROUP_ID = "5e5a0000000000000000f1c5";

@@ -6,10 +6,10 @@
  * its faults match a path naming that project, so other files sharing the fake are unaffected.
  */
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { FakeCluster, FaultSpec, LoggedRequest } from "../../fakes/atlas-api.ts";
 import { type AtlasAuth, createAtlasAdminClient } from "../../src/atlas/admin-client.ts";
 import { isUpstreamNetworkError, isUpstreamTimeoutError } from "../../src/errors.ts";
 import { createAtlasStatsSource } from "../../src/stats/atlas-source.ts";
-import type { FakeCluster, FaultSpec, LoggedRequest } from "../fakes/atlas-api.ts";
 
 const BASE = inject("atlasApiUrl");
 const CREDENTIALS = inject("atlasCredentials");

@@ -3,7 +3,7 @@
  * so a test can search logs and bodies for it and prove it never leaks. The end-to-end part points
  * the configuration at the fakes the global setups started (their ports are only known then).
  */
-import type { FakeTargetSetup } from "../fakes/platforms.ts";
+import type { FakeTargetSetup } from "../../fakes/platforms.ts";
 import { E2E, E2E_APPROVER, E2E_TARGETS } from "./e2e-plan.ts";
 import type { FakeCreated } from "./setup/mongo.global.ts";
 

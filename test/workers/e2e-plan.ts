@@ -3,7 +3,7 @@
  * test configuration (./bindings.ts) and the fakes' global setups agree on before the Worker starts.
  * Each scenario has its own project, so faults and call logs never cross between tests.
  */
-import type { FakePlatform, FakeTargetOptions } from "../fakes/platforms.ts";
+import type { FakePlatform, FakeTargetOptions } from "../../fakes/platforms.ts";
 
 export const E2E = {
   m0: { groupId: "e2e000000000000000000001", cluster: "E2eM0" },

@@ -5,10 +5,10 @@
  * classifies outcomes the same way the Node tests show.
  */
 import { describe, expect, inject, it } from "vitest";
+import type { FakeCall, FakeTargetOptions, FakeTargetSetup, Fault } from "../../fakes/platforms.ts";
 import type { TargetKind } from "../../src/config/schema.ts";
 import { createRedeployAdapter } from "../../src/platforms/index.ts";
 import type { RedeployAdapter, RedeployRequest } from "../../src/platforms/types.ts";
-import type { FakeCall, FakeTargetOptions, FakeTargetSetup, Fault } from "../fakes/platforms.ts";
 
 const FAKE = inject("platformsUrl");
 /** Target names are unique per run and file: the fake is shared by every workerd test file. */

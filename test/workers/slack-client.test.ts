@@ -6,9 +6,9 @@
  * fake do not share rate limits or faults.
  */
 import { describe, expect, inject, it } from "vitest";
+import type { FakeSlackCall, FakeSlackVersion } from "../../fakes/slack.ts";
 import { createSlackClient, type SlackClientOptions } from "../../src/slack/client.ts";
 import { renderIncidentMessage } from "../../src/slack/render.ts";
-import type { FakeSlackCall, FakeSlackVersion } from "../fakes/slack.ts";
 
 const SLACK = inject("slack");
 

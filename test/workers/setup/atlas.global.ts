@@ -1,6 +1,6 @@
 /**
  * Vitest global setup (runs in Node, once per run) for workerd tests that talk to the Atlas Admin API:
- * starts one fake Atlas (test/fakes/atlas-api.ts) on 127.0.0.1 and provides its base URL and
+ * starts one fake Atlas (fakes/atlas-api.ts) on 127.0.0.1 and provides its base URL and
  * credentials, because code inside workerd cannot start a server.
  *
  * Trade-off: one fake shared by every workerd test file. Files stay apart by creating their own project
@@ -10,10 +10,10 @@
  * Use from a workerd test (read with `inject("atlasApiUrl")` / `inject("atlasCredentials")` from "vitest"):
  *   POST `${atlasApiUrl}/__fake/projects` {clusters: [{name: "Cluster0", tier: "M0"}]} → {groupId, clusters}
  *   then point `createAtlasAdminClient({ fetch, baseUrl: atlasApiUrl, auth })` at it; the rest of the
- *   control API (faults, connections, history, request log) is listed in test/fakes/atlas-api.ts.
+ *   control API (faults, connections, history, request log) is listed in fakes/atlas-api.ts.
  */
 import type { TestProject } from "vitest/node";
-import { type FakeApiKey, type FakeServiceAccount, startFakeAtlas } from "../../fakes/atlas-api.ts";
+import { type FakeApiKey, type FakeServiceAccount, startFakeAtlas } from "../../../fakes/atlas-api.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -22,8 +22,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { TestProject } from "vitest/node";
-import { type LeakyApp, spawnLeakyApp } from "../../fakes/leaky-app-process.ts";
-import { type FakeMongo, type FakeMongoStats, startFakeMongo } from "../../fakes/mongo-server.ts";
+import { type LeakyApp, spawnLeakyApp } from "../../../fakes/leaky-app-process.ts";
+import { type FakeMongo, type FakeMongoStats, startFakeMongo } from "../../../fakes/mongo-server.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,6 +1,6 @@
 /**
  * Vitest global setup (runs in Node, once per run): starts the fake deploy platforms
- * (test/fakes/platforms.ts) and provides its base URL, because code inside workerd cannot start a
+ * (fakes/platforms.ts) and provides its base URL, because code inside workerd cannot start a
  * server. Workerd tests drive it over HTTP: `POST /__control/targets {kind, name, options}` for a
  * ready target and its secrets, `POST /__control/fail-next {platform, fault, target?, action?}`,
  * `POST /__control/in-progress {target, inProgress}`, `GET /__control/calls?target=…`, and
@@ -11,7 +11,7 @@
  * keyed by target, so files stay independent as long as each uses its own target names.
  */
 import type { TestProject } from "vitest/node";
-import { type FakeTargetSetup, startFakePlatforms } from "../../fakes/platforms.ts";
+import { type FakeTargetSetup, startFakePlatforms } from "../../../fakes/platforms.ts";
 import { E2E_TARGETS } from "../e2e-plan.ts";
 
 declare module "vitest" {

@@ -1,5 +1,5 @@
 /**
- * Vitest global setup (runs in Node, once per run): starts the fake Slack (test/fakes/slack.ts) and
+ * Vitest global setup (runs in Node, once per run): starts the fake Slack (fakes/slack.ts) and
  * provides its URLs and test credentials, because code inside workerd cannot start a server.
  *
  * Workerd tests drive it over HTTP under `${slack.baseUrl}/__control/`: `POST channels {name}` for a
@@ -12,7 +12,7 @@
  * own channel names.
  */
 import type { TestProject } from "vitest/node";
-import { startFakeSlack } from "../../fakes/slack.ts";
+import { startFakeSlack } from "../../../fakes/slack.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

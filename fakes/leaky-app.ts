@@ -2,7 +2,7 @@
  * A leaky application, run as its own process: it opens real driver connections to a MongoDB server
  * under an `appName` and holds them until it is killed, the way a frozen serverless instance does.
  *
- *   node test/fakes/leaky-app.ts --uri URI --app NAME --connections N [--style pool|clients] [--slow-ms MS]
+ *   node fakes/leaky-app.ts --uri URI --app NAME --connections N [--style pool|clients] [--slow-ms MS]
  *
  * `--connections` is what the SERVER sees: sockets, monitor included.
  *  - `pool` (default): one cached client whose warm pool is never reaped (no `maxIdleTimeMS`), like an

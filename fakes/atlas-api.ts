@@ -20,7 +20,7 @@
  * Workerd tests cannot call into Node, so the fake also answers a small control API under `/__fake/`
  * (see `FAKE_CONTROL_PREFIX` below), kept out of the request log.
  *
- * CLI (for the sandbox): `node test/fakes/atlas-api.ts [--port 8081] [--tier M0] [--cluster Cluster0]`
+ * CLI (for the sandbox): `node fakes/atlas-api.ts [--port 8081] [--tier M0] [--cluster Cluster0]`
  * prints `{ baseUrl, credentials, groupId }` as JSON and runs until SIGINT/SIGTERM.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";

@@ -27,7 +27,7 @@
  * streaming: the socket counts stay deterministic (no RTT-pinger socket). Passwords are not
  * SASLprep-normalised, so keep them ASCII.
  *
- * CLI (for the sandbox): `node test/fakes/mongo-server.ts --port 27017 --tier M0 --limit 500 [--user u:p]`
+ * CLI (for the sandbox): `node fakes/mongo-server.ts --port 27017 --tier M0 --limit 500 [--user u:p]`
  * prints the connection string on stdout and runs until SIGINT/SIGTERM.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";

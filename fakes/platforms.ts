@@ -27,7 +27,7 @@
  * hook key, Fly's restart of a machine being replaced) the fake picks a plausible 4xx, marked
  * "assumed". State lives in memory per instance; target names are unique per instance.
  *
- * CLI (for the sandbox): `node test/fakes/platforms.ts [--port N]` prints the base URL and runs
+ * CLI (for the sandbox): `node fakes/platforms.ts [--port N]` prints the base URL and runs
  * until SIGINT/SIGTERM; register targets with `POST /__control/targets`.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
@@ -35,8 +35,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { TARGET_KINDS, type Target, type TargetKind } from "../../src/config/schema.ts";
-import { WEBHOOK_SIGNATURE_TOLERANCE_SECONDS } from "../../src/constants.ts";
+import { TARGET_KINDS, type Target, type TargetKind } from "../src/config/schema.ts";
+import { WEBHOOK_SIGNATURE_TOLERANCE_SECONDS } from "../src/constants.ts";
 
 export type FakePlatform = TargetKind;
 export type HookKind = "vercel" | "render" | "netlify" | "webhook";

@@ -30,7 +30,7 @@
  * an exhausted response_url's body, the post burst size) the fake picks a plausible one, marked
  * "assumed".
  *
- * CLI (for the sandbox): `node test/fakes/slack.ts [--port N]` prints the base URL and runs until
+ * CLI (for the sandbox): `node fakes/slack.ts [--port N]` prints the base URL and runs until
  * SIGINT/SIGTERM; `GET /__control/info` tells the token, channel and webhook URL.
  */
 import { createHmac, randomBytes } from "node:crypto";
