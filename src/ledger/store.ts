@@ -85,7 +85,7 @@ import {
 import type { NotifyDue, NotifySyncStore } from "../notify/sync.ts";
 import type { BudgetBook } from "../response/budget.ts";
 import type { PastAction } from "../response/policy.ts";
-import type { SlackState, SlackSyncStore } from "../slack/sync.ts";
+import type { SlackState, SlackSync, SlackSyncStore } from "../slack/sync.ts";
 import type { SourceSummary } from "../stats/assess.ts";
 import type { SeriesPoint } from "../stats/types.ts";
 
@@ -858,17 +858,7 @@ export class LedgerStore implements IncidentStore, SlackSyncStore, NotifySyncSto
    * Records a Slack sync of the journal up to `seq`. With `retryAt` the message stays due then;
    * otherwise it stays due only if the journal grew while it was being delivered.
    */
-  slackSynced(
-    id: string,
-    input: {
-      seq: number;
-      ts?: string | null;
-      channel?: string | null;
-      state: string;
-      retryAt: number | null;
-      error: string | null;
-    },
-  ): void {
+  slackSynced(id: string, input: SlackSync): void {
     this.sql.exec(
       `UPDATE incidents SET
          slack_ts = COALESCE(?, slack_ts), slack_channel = COALESCE(?, slack_channel),

@@ -25,21 +25,21 @@ export interface SlackState {
   seq: number;
 }
 
+/** One sync of the journal up to `seq`: where the message is, what it shows, and when to try again. */
+export interface SlackSync {
+  seq: number;
+  ts?: string | null;
+  channel?: string | null;
+  state: string;
+  retryAt: number | null;
+  error: string | null;
+}
+
 /** What the sync needs from the store that holds the incidents. */
 export interface SlackSyncStore {
   transaction<T>(fn: () => T): T;
   slackDue(nowMs: number): SlackState[];
-  slackSynced(
-    id: string,
-    input: {
-      seq: number;
-      ts?: string | null;
-      channel?: string | null;
-      state: string;
-      retryAt: number | null;
-      error: string | null;
-    },
-  ): void;
+  slackSynced(id: string, input: SlackSync): void;
   /** Journals a delivery problem on the incident (a Slack entry does not make the message due again). */
   slackJournal(
     id: string,
