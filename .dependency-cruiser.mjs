@@ -13,7 +13,8 @@ const options = {
   // Folder cycles are computed from the folder metrics.
   metrics: true,
   doNotFollow: { path: "(^|/)node_modules/" },
-  exclude: { path: "^(dist|\\.wrangler)/" },
+  // Doctor's fixture apps are sample apps to analyse, not part of the project.
+  exclude: { path: "^(dist|\\.wrangler|test/fixtures/doctor)/" },
   // Resolve package subpaths (`hono/factory`) through their `exports` map.
   enhancedResolveOptions: {
     exportsFields: ["exports"],
@@ -51,6 +52,14 @@ export default {
       severity: "error",
       from: { path: "^src/", pathNot: "^src/stats/mongo-source\\.ts$" },
       to: { path: "(^|/)node_modules/mongodb/" },
+    },
+    {
+      // Doctor (Step 9) is a Node tool that reads an app's source; the Worker never ships it, nor
+      // its parser. Only its own files and the CLI tests reach it.
+      name: "doctor-stays-out-of-the-worker",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/doctor/" },
+      to: { path: "^src/doctor/|(^|/)node_modules/(@babel/parser|diff)/" },
     },
   ],
   options,
