@@ -10,7 +10,7 @@
  * MD5 and workerd's MD5 is a non-standard extension; a hand-written MD5 would be our own crypto.
  */
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { OAUTH_REFRESH_MARGIN_MS } from "../constants.ts";
 import type { Clock, HttpClient, HttpMethod, HttpRequest, HttpResponse } from "../outbound/http.ts";
 import { parseBody } from "./admin-schemas.ts";

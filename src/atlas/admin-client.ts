@@ -8,7 +8,7 @@
  * Trade-off: every call goes through one `call` loop (sign, send, recover once from a 401), so a call
  * that would want a different retry rule has to be written outside it.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { AtlasAuth, Config } from "../config/schema.ts";
 import {
   ATLAS_MAX_PROCESS_PAGES,

@@ -6,7 +6,7 @@
  * responder relies on a field. Trade-off: a renamed field reads as absent rather than failing the
  * call; the spec tests (test/node/atlas-spec.test.ts) are what catch such drift.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { UpstreamHttpError } from "../errors.ts";
 import type { ErrorFields, HttpRequest, HttpResponse } from "../outbound/http.ts";
 

@@ -6,7 +6,7 @@
  * everything else, so a new Atlas field never breaks intake. Unknown keys are dropped rather than
  * copied, which also keeps keys like `__proto__` out of anything we store.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Alert metrics that are about connections; every other alert is journaled and ignored. */
 export const CONNECTION_METRICS = new Set([

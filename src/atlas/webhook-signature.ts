@@ -5,6 +5,9 @@
  * A pure function over bytes, using WebCrypto so it runs the same in workerd and Node.
  * `crypto.subtle.verify` compares in constant time. Malformed input answers `false` (the caller
  * answers 401); only a missing secret throws, because that is a deployment error, not a bad request.
+ *
+ * During a rotation the previous secret (ATLAS_WEBHOOK_SECRET_PREVIOUS) is tried after the current
+ * one, and the result says it matched, so the log can show when no sender uses it any more.
  */
 
 const encoder = new TextEncoder();
@@ -25,19 +28,11 @@ function decodeBase64(value: string): Uint8Array<ArrayBuffer> | null {
 }
 
 /** Why a signature check failed, for the log only; the caller's answer is always "invalid signature". */
-export type SignatureCheck = { ok: true } | { ok: false; reason: "missing" | "malformed" | "mismatch" };
+export type SignatureCheck =
+  | { ok: true; previous?: true }
+  | { ok: false; reason: "missing" | "malformed" | "mismatch" };
 
-/** Checks `signature` (the header value, or null) against HMAC-SHA1(secret, body). */
-export async function checkAtlasSignature(
-  body: Uint8Array<ArrayBuffer>,
-  signature: string | null | undefined,
-  secret: string,
-): Promise<SignatureCheck> {
-  if (!secret) throw new Error("the Atlas webhook secret is not configured");
-  if (!signature) return { ok: false, reason: "missing" };
-  const expected = decodeBase64(signature);
-  // SHA-1 MACs are 20 bytes; anything else cannot match and is not worth a crypto call.
-  if (expected?.byteLength !== 20) return { ok: false, reason: "malformed" };
+async function macMatches(secret: string, mac: Uint8Array<ArrayBuffer>, body: Uint8Array<ArrayBuffer>) {
   const key = await crypto.subtle.importKey(
     "raw",
     encoder.encode(secret),
@@ -45,8 +40,27 @@ export async function checkAtlasSignature(
     false,
     ["verify"],
   );
-  const valid = await crypto.subtle.verify("HMAC", key, expected, body);
-  return valid ? { ok: true } : { ok: false, reason: "mismatch" };
+  return crypto.subtle.verify("HMAC", key, mac, body);
+}
+
+/**
+ * Checks `signature` (the header value, or null) against HMAC-SHA1(secret, body), then, when
+ * given, against HMAC-SHA1(previousSecret, body); `previous: true` says the old secret matched.
+ */
+export async function checkAtlasSignature(
+  body: Uint8Array<ArrayBuffer>,
+  signature: string | null | undefined,
+  secret: string,
+  previousSecret?: string,
+): Promise<SignatureCheck> {
+  if (!secret) throw new Error("the Atlas webhook secret is not configured");
+  if (!signature) return { ok: false, reason: "missing" };
+  const expected = decodeBase64(signature);
+  // SHA-1 MACs are 20 bytes; anything else cannot match and is not worth a crypto call.
+  if (expected?.byteLength !== 20) return { ok: false, reason: "malformed" };
+  if (await macMatches(secret, expected, body)) return { ok: true };
+  if (previousSecret && (await macMatches(previousSecret, expected, body))) return { ok: true, previous: true };
+  return { ok: false, reason: "mismatch" };
 }
 
 /** True when `signature` is the Atlas signature of `body` under `secret`. */

@@ -23,7 +23,7 @@ import {
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import type { ActionLimiter } from "../incident/deps.ts";
 import {
   createMemoryStore,

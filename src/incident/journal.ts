@@ -7,7 +7,7 @@
  * The wire shape stays `{at, step, status, detail}` (DESIGN §3): the typed fields live in `detail`.
  * Journal text is for people: no step reads state back from it.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Advice } from "../response/advice.ts";
 import type { Decision } from "../response/policy.ts";
 import type { Assessment } from "../stats/assess.ts";

@@ -6,7 +6,7 @@
  * need later — when approval was asked, how often a deploy made us wait, whether killOp ran — are
  * fields here, never re-derived from the journal's text.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Assessment } from "../stats/assess.ts";
 
 export const INCIDENT_STATES = [

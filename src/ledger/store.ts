@@ -50,7 +50,7 @@
  *               transaction; rows without an incident are the watch's notices
  */
 
-import type { z } from "zod";
+import type * as z from "zod";
 import type { AtlasEvent } from "../atlas/alert.ts";
 import { decodeEntry, type JournalEvent, type JournalRow } from "../incident/journal.ts";
 import {

@@ -1,5 +1,5 @@
 /** A Fly Machines target: the secret holds an API token; machines are listed when not given. */
-import { z } from "zod";
+import * as z from "zod";
 import { targetBase } from "./target-base.ts";
 
 export const flyTarget = z

@@ -14,7 +14,7 @@
  * to machines. Trade-off: image builds happen outside the Machines API and are invisible here; a
  * restart does not conflict with a build, only with machines being replaced.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS, FLY_MAX_MACHINE_RESTARTS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";

@@ -1,5 +1,5 @@
 /** A Heroku target (dyno restart): the secret holds an API key. */
-import { z } from "zod";
+import * as z from "zod";
 import { targetBase } from "./target-base.ts";
 
 export const herokuTarget = z

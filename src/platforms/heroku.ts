@@ -11,7 +11,7 @@
  * dynos hold without a build. Restarting all dynos at once briefly interrupts a single-dyno app;
  * configure `processType` (or one `dyno`) to restart less at once.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";

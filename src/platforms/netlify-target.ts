@@ -1,5 +1,5 @@
 /** A Netlify build hook target: the secret holds the hook URL. */
-import { z } from "zod";
+import * as z from "zod";
 import { targetBase } from "./target-base.ts";
 
 export const netlifyTarget = z.object({ kind: z.literal("netlify"), ...targetBase }).strict();

@@ -1,5 +1,5 @@
 /** A Railway target (GraphQL API): the secret holds an API token. */
-import { z } from "zod";
+import * as z from "zod";
 import { targetBase } from "./target-base.ts";
 
 /**

@@ -12,7 +12,7 @@
  * Trade-off: the token's kind is configured (`tokenKind`, default `account`), never guessed from its
  * shape: Railway refuses a token sent under the wrong header, and all three kinds look alike.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";

@@ -1,5 +1,5 @@
 /** A Render target: the secret holds a deploy hook URL, or with `serviceId` an API key (restart without rebuild). */
-import { z } from "zod";
+import * as z from "zod";
 import { targetBase } from "./target-base.ts";
 
 export const renderTarget = z

@@ -13,7 +13,7 @@
  * connection just the same and cannot fail a build, but it does not pick up a code fix; teams that
  * want a rebuild configure the hook instead.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_HTTP_TIMEOUT_MS } from "../constants.ts";
 import { describeUrl } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";

@@ -3,7 +3,7 @@
  * URL or token, an optional API origin, and which clusters and apps it owns. Each platform's own
  * fields sit beside its adapter (`<kind>-target.ts`); ./targets.ts puts them together for config.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** The name of a secret (a `wrangler secret` / `.dev.vars` key), never its value. */
 export const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must name a secret (A-Z, 0-9, _)");

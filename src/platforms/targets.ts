@@ -3,7 +3,7 @@
  * config parses. Adding a platform is a `<kind>-target.ts`, its adapter, and one line here and in
  * ./index.ts — all in this folder.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { flyTarget } from "./fly-target.ts";
 import { herokuTarget } from "./heroku-target.ts";
 import { netlifyTarget } from "./netlify-target.ts";

@@ -1,5 +1,5 @@
 /** A Vercel deploy hook target: the secret holds the hook URL. `projectId` enables the "deploy running" check. */
-import { z } from "zod";
+import * as z from "zod";
 import { targetBase } from "./target-base.ts";
 
 export const vercelTarget = z

@@ -9,7 +9,7 @@
  * `state=BUILDING,QUEUED`), a second secret this target kind does not carry; the per-target cooldown
  * is the guard instead.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { FetchLike } from "../outbound/http.ts";
 import { createHookAdapter } from "./hook.ts";
 import type { RedeployAdapter } from "./types.ts";

@@ -1,5 +1,5 @@
 /** Any HTTP endpoint: the secret holds the URL; `signingSecret` names the HMAC-SHA256 key. */
-import { z } from "zod";
+import * as z from "zod";
 import { secretName, targetBase } from "./target-base.ts";
 
 export const webhookTarget = z

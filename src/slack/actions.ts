@@ -9,7 +9,7 @@
  * a well-formed incident id, the user a Slack user id. Anything else is an error value, never a
  * guess, because a decision here can redeploy production.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { parseIncidentId } from "../incident/ids.ts";
 import { BUTTON_VALUE_SEPARATOR, SLACK_ACTION_IDS } from "./render.ts";
 

@@ -7,6 +7,9 @@
  * (the route answers only "invalid signature"); a missing secret throws, because that is a
  * deployment error, not a bad request, and failing open would let anyone press the buttons.
  *
+ * During a rotation the previous signing secret (SLACK_SIGNING_SECRET_PREVIOUS) is tried after the
+ * current one, and the result says it matched.
+ *
  * Trade-off: the timestamp window is symmetric (a clock running ahead is as suspect as a replay)
  * and checked before the MAC, so a stale request costs no crypto; its reason is "stale" even when
  * the MAC would not have matched either.
@@ -20,7 +23,7 @@ export const SLACK_TIMESTAMP_HEADER = "x-slack-request-timestamp";
 export const SLACK_SIGNATURE_TOLERANCE_SECONDS = 300;
 
 export type SlackSignatureCheck =
-  | { ok: true }
+  | { ok: true; previous?: true }
   | { ok: false; reason: "missing" | "stale" | "malformed" | "mismatch" };
 
 export interface SlackSignatureInput {
@@ -31,6 +34,8 @@ export interface SlackSignatureInput {
   /** `X-Slack-Signature`, or null when absent. */
   signature: string | null;
   secret: string;
+  /** The secret being rotated out, accepted beside `secret` while set. */
+  previousSecret?: string | undefined;
   now: Date;
   toleranceSeconds?: number;
 }
@@ -59,13 +64,20 @@ export async function verifySlackSignature(input: SlackSignatureInput): Promise<
   const base = new Uint8Array(prefix.byteLength + input.rawBody.byteLength);
   base.set(prefix, 0);
   base.set(input.rawBody, prefix.byteLength);
+  const mac = hexToBytes(match[1]!);
+  if (await macMatches(input.secret, mac, base)) return { ok: true };
+  if (input.previousSecret && (await macMatches(input.previousSecret, mac, base)))
+    return { ok: true, previous: true };
+  return { ok: false, reason: "mismatch" };
+}
+
+async function macMatches(secret: string, mac: Uint8Array<ArrayBuffer>, base: Uint8Array<ArrayBuffer>) {
   const key = await crypto.subtle.importKey(
     "raw",
-    encoder.encode(input.secret),
+    encoder.encode(secret),
     { name: "HMAC", hash: "SHA-256" },
     false,
     ["verify"],
   );
-  const valid = await crypto.subtle.verify("HMAC", key, hexToBytes(match[1]!), base);
-  return valid ? { ok: true } : { ok: false, reason: "mismatch" };
+  return crypto.subtle.verify("HMAC", key, mac, base);
 }

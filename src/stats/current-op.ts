@@ -10,7 +10,7 @@
  * failed (tier, privilege, network) is the driver file's to say.
  * Listed operations carry no command text and no filter values: those may hold application data.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { RESPONDER_APP_NAME } from "../constants.ts";
 import type { AppConnections, Finding } from "./types.ts";
 

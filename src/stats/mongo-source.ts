@@ -33,7 +33,7 @@ import {
   MongoServerError,
   MongoServerSelectionError,
 } from "mongodb";
-import { z } from "zod";
+import * as z from "zod";
 import {
   DEFAULT_HTTP_TIMEOUT_MS,
   MONGO_SERVER_SELECTION_TIMEOUT_MS,

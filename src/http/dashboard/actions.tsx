@@ -7,7 +7,7 @@
  * one an approver. The answer is a 303 back to the incident page (POST-redirect-GET).
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import type { HumanDecision } from "../../incident/approval.ts";
 import { parseIncidentId } from "../../incident/ids.ts";
 import { CSRF_FIELD, csrfMatches } from "./csrf.ts";

@@ -51,7 +51,12 @@ export const atlasWebhook = new Hono<AppEnv>().post(
     }
 
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const signature = await checkAtlasSignature(body, c.req.header("x-mms-signature"), config.webhookSecret);
+    const signature = await checkAtlasSignature(
+      body,
+      c.req.header("x-mms-signature"),
+      config.webhookSecret,
+      config.previousSecrets.atlasWebhook,
+    );
     if (!signature.ok) {
       log.log("warn", "webhook.rejected", {
         reason: `signature ${signature.reason}`,
@@ -88,6 +93,8 @@ export const atlasWebhook = new Hono<AppEnv>().post(
         alertId: alert.id,
         groupId: alert.groupId,
         ...(route.via === "alert" ? {} : { routedBy: route.via }),
+        // While this shows, some project still signs with ATLAS_WEBHOOK_SECRET_PREVIOUS.
+        ...(signature.previous ? { signedWith: "previous secret" } : {}),
         mmsEvent: event,
         metric: alert.metricName ?? null,
         status: outcome.status,

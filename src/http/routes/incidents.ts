@@ -1,6 +1,6 @@
 /** `GET /incidents` and `GET /incidents/:id`: the ledger, read-only, for operators. */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_INCIDENT_PAGE, MAX_INCIDENT_PAGE } from "../../constants.ts";
 import { parseIncidentId } from "../../incident/ids.ts";
 import { INCIDENT_STATES } from "../../incident/record.ts";

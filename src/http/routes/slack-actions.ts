@@ -42,12 +42,15 @@ export const slackActions = new Hono<AppEnv>().post(
       timestamp: c.req.header(SLACK_TIMESTAMP_HEADER) ?? null,
       signature: c.req.header(SLACK_SIGNATURE_HEADER) ?? null,
       secret,
+      previousSecret: config.previousSecrets.slackSigning,
       now: new Date(),
     });
     if (!check.ok) {
       log.log("warn", "slack.actions-rejected", { reason: `signature ${check.reason}` });
       return jsonError(c, 401, "invalid signature");
     }
+    // Until this stops appearing, Slack still signs with the secret being rotated out.
+    if (check.previous) log.log("info", "slack.previous-secret", {});
     const parsed = parseSlackAction(body);
     if (!parsed.ok) {
       return jsonError(c, 400, "invalid payload", { issues: [{ path: "payload", message: parsed.error }] });

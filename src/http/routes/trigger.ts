@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { z } from "zod";
+import * as z from "zod";
 import type { Config } from "../../config/schema.ts";
 import { describeError } from "../../observability/log.ts";
 import type { AppEnv } from "../app-env.ts";
