@@ -27,13 +27,16 @@ export function createStatsSourceFactory(
   config: Config,
   atlas: AtlasAdminClient | null,
   clock: Clock,
+  /** The MongoDB source's driver timeouts; defaults are the source's own. */
+  mongoTimeouts: { serverSelectionTimeoutMS?: number; socketTimeoutMS?: number } = {},
 ): SourceFactory {
   return {
     atlas,
     sourcesFor(groupId, cluster) {
       const sources: StatsSource[] = [];
       const uri = config.mongoUriFor(groupId, cluster);
-      if (uri) sources.push(createMongoStatsSource({ uri, clock: () => new Date(clock.now()) }));
+      if (uri)
+        sources.push(createMongoStatsSource({ uri, clock: () => new Date(clock.now()), ...mongoTimeouts }));
       if (atlas && groupId)
         sources.push(createAtlasStatsSource({ client: atlas, groupId, clusterName: cluster, clock }));
       return sources;

@@ -5,7 +5,7 @@
  * the Node CLIs pass undici's fetch, the state file's budget and a quiet logger.
  * Wiring only: every behaviour lives in the modules it imports.
  */
-import { createAtlasAdminClientFor } from "../atlas/admin-client.ts";
+import { createAtlasAdminClient } from "../atlas/admin-client.ts";
 import { parseConnectionString, resolveClusterName } from "../atlas/cluster-identity.ts";
 import type { Config } from "../config/schema.ts";
 import type { ActionLimiter, CoreDeps } from "../incident/deps.ts";
@@ -22,6 +22,11 @@ export interface CoreDepsOptions {
   limiter: ActionLimiter;
   log: Logger;
   now?: () => Date;
+  /**
+   * Bounds on every outbound call, for tests that drive faults: the per-attempt timeout of the HTTP
+   * clients and the MongoDB driver, and how a retry waits. Defaults: DESIGN §5's.
+   */
+  outbound?: { timeoutMs?: number; sleep?: (ms: number) => Promise<void> };
 }
 
 /** The core's dependencies for one configuration. */
@@ -30,16 +35,27 @@ export function createCoreDeps(options: CoreDepsOptions): CoreDeps {
   const fetchImpl = options.fetch;
   const now = options.now ?? (() => new Date());
   const clock = { now: () => now().getTime() };
+  const { timeoutMs, sleep } = options.outbound ?? {};
+  const mongoTimeouts =
+    timeoutMs === undefined ? {} : { serverSelectionTimeoutMS: timeoutMs, socketTimeoutMS: timeoutMs };
   // One Admin API client for the sources, Test Failover and cluster identification.
-  const atlas = createAtlasAdminClientFor(config, fetchImpl, clock);
-  const factory = createStatsSourceFactory(config, atlas, clock);
+  const { baseUrl, auth } = config.atlas;
+  const atlas = auth
+    ? createAtlasAdminClient({ fetch: fetchImpl, baseUrl, auth, clock, timeoutMs, sleep })
+    : null;
+  const factory = createStatsSourceFactory(config, atlas, clock, mongoTimeouts);
   return {
     now,
     config,
     log,
     sources: (context) => factory.sourcesFor(context.groupId, context.cluster),
     adapter: (target) =>
-      createRedeployAdapter({ target, secrets: (name: string) => config.secret(name), fetch: fetchImpl }),
+      createRedeployAdapter({
+        target,
+        secrets: (name: string) => config.secret(name),
+        fetch: fetchImpl,
+        timeoutMs,
+      }),
     async failover(groupId, cluster) {
       if (!atlas) return { kind: "failed", detail: "no Atlas Admin API credentials are configured" };
       try {
@@ -53,7 +69,7 @@ export function createCoreDeps(options: CoreDepsOptions): CoreDeps {
     },
     async killLongOperations(groupId, cluster) {
       const uri = config.mongoUriFor(groupId, cluster);
-      return uri ? createMongoOperations({ uri }).killOwnLongOperations() : null;
+      return uri ? createMongoOperations({ uri, ...mongoTimeouts }).killOwnLongOperations() : null;
     },
     async identify(groupId, location) {
       const clusters = config.clustersMatching(groupId, null).map((c) => {
