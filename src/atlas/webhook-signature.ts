@@ -59,7 +59,8 @@ export async function checkAtlasSignature(
   // SHA-1 MACs are 20 bytes; anything else cannot match and is not worth a crypto call.
   if (expected?.byteLength !== 20) return { ok: false, reason: "malformed" };
   if (await macMatches(secret, expected, body)) return { ok: true };
-  if (previousSecret && (await macMatches(previousSecret, expected, body))) return { ok: true, previous: true };
+  if (previousSecret && (await macMatches(previousSecret, expected, body)))
+    return { ok: true, previous: true };
   return { ok: false, reason: "mismatch" };
 }
 

@@ -4,8 +4,9 @@
  * Pure: (environment, parsed config) → problems, each naming a key, never a value.
  *
  * Errors: approve mode with nothing that can approve; a deploy-hook secret that is not a URL; a
- * value left from `.dev.vars.example`. Warnings: a target naming a cluster CLUSTERS does not list;
- * an unknown tier; no CLUSTERS entry the cron watch can read.
+ * value left from `.dev.vars.example`; SLACK_SIGNING_SECRET_PREVIOUS without SLACK_SIGNING_SECRET.
+ * Warnings: a target naming a cluster CLUSTERS does not list; an unknown tier; no CLUSTERS entry the
+ * cron watch can read; a `_PREVIOUS` secret still set (a rotation to finish) or equal to the current.
  */
 import type { ConfigProblem } from "../errors.ts";
 import type { Config } from "./schema.ts";
@@ -62,6 +63,14 @@ const PLAIN_KEYS = [
   "SLACK_WEBHOOK_URL",
   "SLACK_SIGNING_SECRET",
   "SLACK_APPROVERS",
+  "ATLAS_WEBHOOK_SECRET_PREVIOUS",
+  "SLACK_SIGNING_SECRET_PREVIOUS",
+] as const;
+
+/** The secrets a rotation keeps accepting for a while: `[previous, current]` entry names. */
+const ROTATED = [
+  ["ATLAS_WEBHOOK_SECRET_PREVIOUS", "ATLAS_WEBHOOK_SECRET"],
+  ["SLACK_SIGNING_SECRET_PREVIOUS", "SLACK_SIGNING_SECRET"],
 ] as const;
 
 export const NOTHING_CAN_APPROVE =
@@ -130,6 +139,23 @@ export function auditConfig(
     const value = env[key];
     if (typeof value === "string" && value && isPlaceholder(value)) {
       errors.push({ key, message: "still holds the placeholder from .dev.vars.example" });
+    }
+  }
+
+  // A previous secret is only ever a second key beside a current one, and only for a while.
+  for (const [previous, current] of ROTATED) {
+    const old = env[previous];
+    if (typeof old !== "string" || old === "") continue;
+    const now = env[current];
+    if (typeof now !== "string" || now === "") {
+      errors.push({ key: previous, message: `is set without ${current}: put the new secret in ${current}` });
+    } else if (now === old) {
+      warnings.push({ key: previous, message: `equals ${current}, so it rotates nothing` });
+    } else {
+      warnings.push({
+        key: previous,
+        message: `is still accepted beside ${current}: remove it once every sender uses the new secret`,
+      });
     }
   }
 

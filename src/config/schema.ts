@@ -8,7 +8,7 @@
  * these values are secrets. Parsing reports all problems at once so one run of
  * `npm run check:config` lists everything to fix.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MIN_ADMIN_TOKEN_LENGTH } from "../constants.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { cleartextRefusal } from "../outbound/delivery.ts";
@@ -93,6 +93,11 @@ export type SlackConfig =
 
 export interface Config {
   webhookSecret: string;
+  /**
+   * ATLAS_WEBHOOK_SECRET_PREVIOUS and SLACK_SIGNING_SECRET_PREVIOUS: accepted beside the current
+   * secrets while set, so a rotation needs no downtime (SECURITY.md). Unset outside a rotation.
+   */
+  previousSecrets: { atlasWebhook?: string; slackSigning?: string };
   adminToken: string | undefined;
   mode: ResponderMode;
   atlas: { baseUrl: string; auth: AtlasAuth | undefined };
@@ -241,6 +246,11 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
   const webhookSecret = keep(optionalString(env, "ATLAS_WEBHOOK_SECRET", problems));
   if (!webhookSecret && needAll) problems.push({ key: "ATLAS_WEBHOOK_SECRET", message: "is required" });
 
+  const previousSecrets = {
+    atlasWebhook: keep(optionalString(env, "ATLAS_WEBHOOK_SECRET_PREVIOUS", problems)),
+    slackSigning: keep(optionalString(env, "SLACK_SIGNING_SECRET_PREVIOUS", problems)),
+  };
+
   const adminToken = keep(optionalString(env, "ADMIN_TOKEN", problems));
   if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     problems.push({ key: "ADMIN_TOKEN", message: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters` });
@@ -361,6 +371,7 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
 
   return {
     webhookSecret: webhookSecret ?? "",
+    previousSecrets,
     adminToken,
     mode,
     atlas: { baseUrl: atlasBaseUrl.replace(/\/+$/, ""), auth },
