@@ -10,6 +10,9 @@ import type { FakeCreated } from "./setup/mongo.global.ts";
 export const TEST_SECRETS = {
   ATLAS_WEBHOOK_SECRET: "whsec-test-3f9c1e7a-atlas",
   ADMIN_TOKEN: "admin-token-test-8d2b44e0c6a1",
+  // The secrets being rotated out: accepted beside the current ones while set (SECURITY.md).
+  ATLAS_WEBHOOK_SECRET_PREVIOUS: "whsec-test-previous-b51d07-atlas",
+  SLACK_SIGNING_SECRET_PREVIOUS: "slack-signing-previous-test-62ae90",
 } as const;
 
 export interface FakeEndpoints {
