@@ -66,3 +66,31 @@ export const WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = 300;
 
 /** One Fly redeploy restarts at most this many machines, one after another, so a run stays within its budget. */
 export const FLY_MAX_MACHINE_RESTARTS = 20;
+
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * How long the ledger keeps what it records, enforced by its alarm (`LedgerStore.prune`). Every
+ * table is bounded by time and, where a storm of distinct alert ids could grow it, by count.
+ */
+export const RETENTION = {
+  /** Closed incidents, with their journal, actions, deliveries and alert states: a quarter's review. */
+  closedIncidentMs: 90 * DAY_MS,
+  /**
+   * Deliveries and alert states that no incident keeps (ignored alerts): their only use is as
+   * dedupe keys, and Atlas re-sends an open alert at most at its notification interval (hours).
+   */
+  unattachedMs: 7 * DAY_MS,
+  /** Failovers older than this are dropped, except each cluster's latest (policy asks "ever?"). */
+  failoverMs: 30 * DAY_MS,
+  /** A live incident keeps its newest deliveries, closed alert states and intake lines up to these. */
+  maxDeliveriesPerIncident: 1000,
+  maxClosedAlertsPerIncident: 1000,
+  maxOpenAlertsPerIncident: 5000,
+  maxIntakeLinesPerIncident: 500,
+  /** Rows deleted per table per run, so one alarm run stays short; the rest goes in the next. */
+  batchRows: 2000,
+  /** How often a ledger that holds anything prunes; sooner while a run left work behind. */
+  everyMs: DAY_MS,
+  againMs: 60_000,
+} as const;

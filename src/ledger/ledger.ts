@@ -136,6 +136,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
           now: deps.now,
         });
       } else this.store.clearNotifyDue();
+      this.pruneIfDue(deps);
       return steps;
     } finally {
       await this.reschedule();
@@ -177,10 +178,20 @@ export class Ledger extends DurableObject<LedgerEnv> {
             incident: outcome.warnedOn,
           });
       }
+      this.pruneIfDue(deps);
       return outcomes;
     } finally {
       await this.reschedule();
     }
+  }
+
+  /** Applies the retention rules (RETENTION in src/constants.ts) when their turn has come. */
+  private pruneIfDue(deps: Pick<CoreDeps, "now" | "log">): void {
+    const nowMs = deps.now().getTime();
+    const due = this.store.pruneDueAt();
+    if (due !== null && due > nowMs) return;
+    const report = this.store.transaction(() => this.store.prune(nowMs));
+    if (Object.values(report).some((n) => n > 0)) deps.log.log("info", "retention.pruned", { ...report });
   }
 
   /** A cluster's samples since `sinceIso`, oldest first. */

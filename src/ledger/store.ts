@@ -39,7 +39,8 @@
  *   readings    cluster_key, at, current     connection counts over time, for trends
  *   snoozes     cluster_key TEXT PK, until, by
  *   failovers   cluster_key, at
- *   meta        key TEXT PK, value TEXT      'registered' once the index knows this project
+ *   meta        key TEXT PK, value TEXT      'registered' once the index knows this project;
+ *               'prune_due_at' (epoch ms) when the alarm next applies RETENTION (src/constants.ts)
  *   samples     cluster_key, at, at_ms, current, limit_, percent, tier, sources (JSON)   the cron
  *               watch's samples (src/incident/watch.ts): NULL figures = a gap; 7 days, downsampled
  *               past 24 h to one per 10 minutes, at most MAX_SAMPLES_PER_CLUSTER rows per cluster
@@ -52,6 +53,7 @@
 
 import type * as z from "zod";
 import type { AtlasEvent } from "../atlas/alert.ts";
+import { RETENTION } from "../constants.ts";
 import { decodeEntry, type JournalEvent, type JournalRow } from "../incident/journal.ts";
 import {
   type ActionRecord,
@@ -237,6 +239,25 @@ const json = (value: unknown) => (value === null || value === undefined ? null :
 const text = (value: SqlStorageValue | undefined) =>
   value === null || value === undefined ? null : String(value);
 
+/** Connection readings behind a trend: an hour is all the trend and the sparkline need, two to spare. */
+const READINGS_KEPT_MS = 2 * 3600_000;
+
+/** Closed incidents deleted per prune, each with its journal, deliveries and actions. */
+const INCIDENTS_PER_PRUNE = 100;
+
+/** The intake lines a storm repeats; the first (`opened`) and merges are always kept. */
+const REPEATED_INTAKE_LINES = ["joined", "noted", "ignored", "stale", "alert-closed", "alert-cancelled"];
+
+/** Rows one prune deleted, by kind (`other`: actions, readings, failovers, snoozes, notifications). */
+export interface PruneReport {
+  incidents: number;
+  deliveries: number;
+  alerts: number;
+  journal: number;
+  samples: number;
+  other: number;
+}
+
 /** The ledger's tables, for one Durable Object. */
 export class LedgerStore implements IncidentStore, SlackSyncStore, NotifySyncStore {
   private readonly sql: SqlStorage;
@@ -320,14 +341,15 @@ export class LedgerStore implements IncidentStore, SlackSyncStore, NotifySyncSto
     return row.at === null ? null : Number(row.at);
   }
 
-  /** When the alarm should next fire: the step machine's next run or the next Slack update. */
+  /** When the alarm should next fire: the next step, Slack update, notification or prune. */
   earliestWake(): number | null {
     const row = this.sql
       .exec(
         `SELECT MIN(at) AS at FROM (
            SELECT MIN(next_run_at) AS at FROM incidents WHERE next_run_at IS NOT NULL
            UNION ALL SELECT MIN(slack_due_at) FROM incidents WHERE slack_due_at IS NOT NULL
-           UNION ALL SELECT MIN(due_at) FROM notify_outbox)`,
+           UNION ALL SELECT MIN(due_at) FROM notify_outbox
+           UNION ALL SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'prune_due_at')`,
       )
       .one();
     return row.at === null ? null : Number(row.at);
@@ -608,7 +630,7 @@ export class LedgerStore implements IncidentStore, SlackSyncStore, NotifySyncSto
       current,
     );
     // An hour is all the trend and the sparkline need.
-    const cutoff = new Date(Date.parse(at) - 2 * 3600_000).toISOString();
+    const cutoff = new Date(Date.parse(at) - READINGS_KEPT_MS).toISOString();
     this.sql.exec("DELETE FROM readings WHERE cluster_key = ? AND at < ?", clusterKey, cutoff);
   }
 
@@ -816,6 +838,141 @@ export class LedgerStore implements IncidentStore, SlackSyncStore, NotifySyncSto
   /** Drops queued notifications (NOTIFY_WEBHOOK_URL is not configured). */
   clearNotifyDue(): void {
     this.sql.exec("DELETE FROM notify_outbox");
+  }
+
+  // -- retention (RETENTION in src/constants.ts) --------------------------------------------------
+
+  /** When the alarm should next prune; null before the first prune. */
+  pruneDueAt(): number | null {
+    const row = this.sql.exec("SELECT value FROM meta WHERE key = 'prune_due_at'").toArray()[0];
+    return row ? Number(row.value) : null;
+  }
+
+  /**
+   * Deletes what the retention rules no longer keep, at most `RETENTION.batchRows` rows of each
+   * kind, and sets when to prune next: soon when a limit was reached, daily while anything is kept.
+   * Run inside `transaction`, so a crash deletes all of a batch or none of it.
+   */
+  prune(nowMs: number): PruneReport {
+    const limit = RETENTION.batchRows;
+    const before = (ms: number) => new Date(nowMs - ms).toISOString();
+    const report: PruneReport = { incidents: 0, deliveries: 0, alerts: 0, journal: 0, samples: 0, other: 0 };
+    let full = false;
+    const run = (query: string, ...params: SqlStorageValue[]): number => {
+      const deleted = this.sql.exec(query, ...params).rowsWritten;
+      if (deleted >= limit) full = true;
+      return deleted;
+    };
+
+    // Closed incidents past their retention go with everything recorded about them.
+    const expired = this.sql
+      .exec(
+        `SELECT id FROM incidents WHERE state = 'closed' AND COALESCE(closed_at, updated_at) < ?
+         ORDER BY COALESCE(closed_at, updated_at) LIMIT ?`,
+        before(RETENTION.closedIncidentMs),
+        INCIDENTS_PER_PRUNE + 1,
+      )
+      .toArray()
+      .map((r) => String(r.id));
+    if (expired.length > INCIDENTS_PER_PRUNE) full = true;
+    for (const id of expired.slice(0, INCIDENTS_PER_PRUNE)) {
+      report.journal += this.sql.exec("DELETE FROM journal WHERE incident_id = ?", id).rowsWritten;
+      report.deliveries += this.sql.exec("DELETE FROM deliveries WHERE incident_id = ?", id).rowsWritten;
+      report.alerts += this.sql.exec("DELETE FROM alerts WHERE incident_id = ?", id).rowsWritten;
+      report.other += this.sql.exec("DELETE FROM actions WHERE incident_id = ?", id).rowsWritten;
+      report.other += this.sql.exec("DELETE FROM notify_outbox WHERE incident_id = ?", id).rowsWritten;
+      report.incidents += this.sql.exec("DELETE FROM incidents WHERE id = ?", id).rowsWritten;
+    }
+
+    // Deliveries and alert states no incident keeps are only dedupe keys.
+    const unattached = "(incident_id IS NULL OR incident_id NOT IN (SELECT id FROM incidents))";
+    report.deliveries += run(
+      `DELETE FROM deliveries WHERE rowid IN (
+         SELECT rowid FROM deliveries WHERE ${unattached} AND received_at < ? LIMIT ?)`,
+      before(RETENTION.unattachedMs),
+      limit,
+    );
+    report.alerts += run(
+      `DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE ${unattached} AND updated < ? LIMIT ?)`,
+      before(RETENTION.unattachedMs),
+      limit,
+    );
+
+    // A storm of distinct alert ids must not grow one incident without bound: keep the newest.
+    const capped = (table: string, where: string, order: string, keep: number): number => {
+      const over = this.sql
+        .exec(
+          `SELECT incident_id AS id FROM ${table} WHERE incident_id IS NOT NULL AND ${where}
+           GROUP BY incident_id HAVING COUNT(*) > ?`,
+          keep,
+        )
+        .toArray()
+        .map((r) => String(r.id));
+      let deleted = 0;
+      for (const id of over) {
+        deleted += run(
+          `DELETE FROM ${table} WHERE rowid IN (
+             SELECT rowid FROM ${table} WHERE incident_id = ? AND ${where}
+             ORDER BY ${order} DESC, rowid DESC LIMIT ? OFFSET ?)`,
+          id,
+          limit,
+          keep,
+        );
+      }
+      return deleted;
+    };
+    report.deliveries += capped("deliveries", "1 = 1", "received_at", RETENTION.maxDeliveriesPerIncident);
+    report.alerts += capped(
+      "alerts",
+      "status IN ('CLOSED', 'CANCELLED')",
+      "updated",
+      RETENTION.maxClosedAlertsPerIncident,
+    );
+    report.alerts += capped(
+      "alerts",
+      "status NOT IN ('CLOSED', 'CANCELLED')",
+      "updated",
+      RETENTION.maxOpenAlertsPerIncident,
+    );
+    report.journal += capped(
+      "journal",
+      `step = 'intake' AND status IN (${REPEATED_INTAKE_LINES.map((s) => `'${s}'`).join(", ")})`,
+      "seq",
+      RETENTION.maxIntakeLinesPerIncident,
+    );
+
+    // The watch prunes a cluster's samples as it writes them; a cluster no longer sampled is pruned here.
+    report.samples += run(
+      "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE at_ms < ? LIMIT ?)",
+      nowMs - SAMPLE_RETENTION_MS,
+      limit,
+    );
+    report.other += run(
+      "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings WHERE at < ? LIMIT ?)",
+      before(READINGS_KEPT_MS),
+      limit,
+    );
+    report.other += run(
+      `DELETE FROM failovers WHERE at < ?
+         AND at < (SELECT MAX(at) FROM failovers AS latest WHERE latest.cluster_key = failovers.cluster_key)`,
+      before(RETENTION.failoverMs),
+    );
+    report.other += run("DELETE FROM snoozes WHERE until < ?", new Date(nowMs).toISOString());
+
+    const holdsAnything = this.sql
+      .exec(
+        `SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM deliveries)
+           OR EXISTS (SELECT 1 FROM alerts) OR EXISTS (SELECT 1 FROM samples) AS any`,
+      )
+      .one().any;
+    if (full || holdsAnything) {
+      const due = nowMs + (full ? RETENTION.againMs : RETENTION.everyMs);
+      this.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('prune_due_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        String(due),
+      );
+    } else this.sql.exec("DELETE FROM meta WHERE key = 'prune_due_at'");
+    return report;
   }
 
   // -- the project's registration -------------------------------------------------------------------
