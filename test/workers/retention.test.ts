@@ -32,7 +32,9 @@ function delivery(groupId: string, changes: Partial<Record<string, unknown>>): A
 }
 
 function count(state: DurableObjectState, table: string, where = "1 = 1", ...params: SqlStorageValue[]) {
-  return Number(state.storage.sql.exec(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, ...params).one().n);
+  return Number(
+    state.storage.sql.exec(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, ...params).one().n,
+  );
 }
 
 /** The store the ledger itself uses (a private field; the test reads it to write rows as intake does). */
@@ -159,8 +161,10 @@ describe("retention", () => {
 
       await alarmAt(instance, T0 + opens * 1000);
 
-      expect(count(state, "deliveries", "incident_id = ?", incident)).toBe(RETENTION.maxDeliveriesPerIncident);
-      // The newest are the ones kept: the last delivery still dedupes, the first no longer exists.
+      expect(count(state, "deliveries", "incident_id = ?", incident)).toBe(
+        RETENTION.maxDeliveriesPerIncident,
+      );
+      // The newest are the ones kept: the last delivery still dedupes.
       const last = `b${(opens - 1).toString(16).padStart(23, "0")}`;
       expect(
         store.transaction(() =>
