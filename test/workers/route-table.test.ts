@@ -12,6 +12,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { signAtlasBody } from "../../src/atlas/webhook-signature.ts";
+import { sameSecret } from "../../src/http/admin-auth.ts";
 import { createApp } from "../../src/http/app.ts";
 import { csrfToken } from "../../src/http/dashboard/csrf.ts";
 import { SESSION_COOKIE, SESSION_TTL_MS, signSession } from "../../src/http/dashboard/session.ts";
@@ -479,5 +480,15 @@ describe("methods a path does not serve", () => {
       expect(response.status).toBe(404);
       expect(await response.json()).toEqual({ error: "not found" });
     }
+  });
+});
+
+describe("sameSecret, the bearer, login and CSRF comparison", () => {
+  it("is true for the same text only, whatever either length (both sides are hashed first)", async () => {
+    expect(await sameSecret(TEST_SECRETS.ADMIN_TOKEN, TEST_SECRETS.ADMIN_TOKEN)).toBe(true);
+    expect(await sameSecret(TEST_SECRETS.ADMIN_TOKEN, `${TEST_SECRETS.ADMIN_TOKEN}x`)).toBe(false);
+    expect(await sameSecret(TEST_SECRETS.ADMIN_TOKEN.slice(0, -1), TEST_SECRETS.ADMIN_TOKEN)).toBe(false);
+    expect(await sameSecret("", TEST_SECRETS.ADMIN_TOKEN)).toBe(false);
+    expect(await sameSecret("é", "e\u0301")).toBe(false);
   });
 });
