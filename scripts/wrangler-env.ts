@@ -8,7 +8,7 @@
  * configuration entries set only in the environment.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,10 +46,17 @@ export function envLine(key: string, value: string): string {
   );
 }
 
-/** Writes `values` to a new 0600 file in a new 0700 folder under the temporary directory. */
+const ENV_DIR_PREFIX = "atlas-responder-env-";
+
+/**
+ * Writes `values` to a new 0600 file in a new 0700 folder under the temporary directory, named
+ * after this process. A runner killed with SIGKILL cannot delete its file, so each new one first
+ * deletes this user's folders whose process is gone.
+ */
 export function writeEnvFile(values: Readonly<Record<string, string>>): EnvFile {
   const lines = Object.entries(values).map(([key, value]) => envLine(key, value));
-  const dir = mkdtempSync(path.join(tmpdir(), "atlas-responder-env-"));
+  removeOrphanedEnvFiles();
+  const dir = mkdtempSync(path.join(tmpdir(), `${ENV_DIR_PREFIX}${process.pid}-`));
   const file = path.join(dir, "worker.env");
   writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600, flag: "wx" });
   let removed = false;
@@ -61,6 +68,40 @@ export function writeEnvFile(values: Readonly<Record<string, string>>): EnvFile 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Deletes env-file folders left by runners of this user that no longer run; answers how many. */
+export function removeOrphanedEnvFiles(): number {
+  let removed = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(tmpdir());
+  } catch {
+    return 0;
+  }
+  for (const name of entries) {
+    const pid = Number(/^atlas-responder-env-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isRunning(pid)) continue;
+    const dir = path.join(tmpdir(), name);
+    try {
+      if (statSync(dir).uid !== process.getuid?.()) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // Gone already, or not ours to delete.
+    }
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** The values the Worker should see, from the layered environment `check:config` read. */
