@@ -204,6 +204,9 @@ export function openLocalState(file: string): LocalSession {
     add: (key, target, at) => {
       budget = [...budget, { key, target, at, outcome: "sending" }];
     },
+    release: (key) => {
+      budget = budget.filter((a) => a.key !== key);
+    },
   };
   const limiter: ActionLimiter = {
     async recent(now) {

@@ -24,7 +24,10 @@ export interface ClusterContext {
 export interface ActionLimiter {
   /** Actions of the last 24 hours (enough for any cooldown), oldest first. */
   recent(now: Date): Promise<PastAction[]>;
-  /** Atomically re-checks the budget and records the action; repeating a key is a no-op that succeeds. */
+  /**
+   * Atomically re-checks the budget and records the action. A repeated key is checked again at its
+   * new time and still counts once (src/response/budget.ts).
+   */
   reserve(input: {
     key: string;
     target: string;

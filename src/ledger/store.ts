@@ -1146,6 +1146,10 @@ export class IndexStore implements BudgetBook {
       }));
   }
 
+  release(key: string): void {
+    this.sql.exec("DELETE FROM actions WHERE key = ?", key);
+  }
+
   add(key: string, target: string, at: string): void {
     this.sql.exec(
       "INSERT INTO actions (key, target, at, outcome) VALUES (?, ?, ?, 'sending')",

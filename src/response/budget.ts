@@ -1,8 +1,14 @@
 /**
  * The global action budget's one rule for taking an action from it, whatever holds the record
- * (the Worker's `LedgerIndex` in SQLite, the CLI's state file): a key already taken succeeds again
- * without counting twice; otherwise the cooldown and hourly cap are re-checked against the last
- * 24 hours and, if they allow it, the action is recorded as `sending`. Pure over a small book.
+ * (the Worker's `LedgerIndex` in SQLite, the CLI's state file): the cooldown and hourly cap are
+ * re-checked against the last 24 hours and, if they allow it, the action is recorded as `sending`.
+ * Pure over a small book.
+ *
+ * A key taken before is taken again at its new time, never counted twice: the core asks again
+ * only when the earlier reservation sent nothing (its answer was lost, or the incident moved on),
+ * since a call that went out moves it to the next attempt's key. Answering a repeat `ok` without
+ * re-checking would let a reservation made long ago fire now, past a cooldown or cap that filled
+ * meanwhile.
  */
 import { budgetCheck, type PastAction } from "./policy.ts";
 
@@ -27,6 +33,8 @@ export interface BudgetBook {
   /** Every remembered action, oldest first. */
   actions(): PastAction[];
   add(key: string, target: string, at: string): void;
+  /** Forgets one action, if it is remembered. */
+  release(key: string): void;
 }
 
 /** The start of the window the budget remembers, for a moment `at`. */
@@ -34,7 +42,7 @@ export const budgetSince = (at: string): string => new Date(Date.parse(at) - BUD
 
 /** Takes one action from the budget, or says why not. Run atomically with the book's writes. */
 export function reserveIn(book: BudgetBook, request: BudgetRequest): BudgetAnswer {
-  if (book.has(request.key)) return { ok: true };
+  if (book.has(request.key)) book.release(request.key);
   book.prune(budgetSince(request.at));
   const blocked = budgetCheck(request.target, book.actions(), request, new Date(request.at));
   if (blocked) return { ok: false, ...blocked };

@@ -13,6 +13,10 @@ function book(): BudgetBook & { rows: Array<PastAction & { key: string }> } {
     },
     actions: () => rows.map(({ target, at, outcome }) => ({ target, at, outcome })),
     add: (key, target, at) => rows.push({ key, target, at, outcome: "sending" }),
+    release: (key) => {
+      const i = rows.findIndex((r) => r.key === key);
+      if (i >= 0) rows.splice(i, 1);
+    },
   };
 }
 const request = (key: string, target: string, at: string) => ({
@@ -29,6 +33,20 @@ describe("taking an action from the budget", () => {
     expect(reserveIn(b, request("i1:web:1", "web", "2026-12-01T10:00:00.000Z"))).toEqual({ ok: true });
     expect(reserveIn(b, request("i1:web:1", "web", "2026-12-01T10:01:00.000Z"))).toEqual({ ok: true });
     expect(b.rows).toHaveLength(1);
+  });
+
+  it("checks a repeated key again at its new time: a reservation never sent cannot fire past a cap that filled since", () => {
+    const b = book();
+    // i1's answer was lost, so it sent nothing; by the time it asks again, the hour has filled.
+    expect(reserveIn(b, request("i1:web:1", "web", "2026-12-01T10:00:00.000Z"))).toEqual({ ok: true });
+    expect(reserveIn(b, request("i2:api:1", "api", "2026-12-01T10:50:00.000Z"))).toEqual({ ok: true });
+    expect(reserveIn(b, request("i3:jobs:1", "jobs", "2026-12-01T11:05:00.000Z"))).toEqual({ ok: true });
+    expect(reserveIn(b, request("i1:web:1", "web", "2026-12-01T11:10:00.000Z"))).toEqual({
+      ok: false,
+      reason: "hourly-cap",
+      until: "2026-12-01T11:50:00.000Z",
+    });
+    expect(b.rows.map((r) => r.key)).toEqual(["i2:api:1", "i3:jobs:1"]);
   });
 
   it("refuses a target inside its cooldown, and says until when", () => {
