@@ -172,16 +172,24 @@ export interface RoutableCluster {
   name: string;
   /** "host:port", lower-case, as `parseConnectionString` lists them. */
   hosts: readonly string[];
+  /** A `mongodb+srv://` string's host name (`cluster0.ab1cd.mongodb.net`), when that is its form. */
+  srvHost?: string;
 }
 
 export type ProjectRoute =
-  | { found: true; groupId: string; via: "alert" | "cluster-name" | "host" }
+  | { found: true; groupId: string; via: "alert" | "cluster-name" | "host" | "srv-domain" }
   | { found: false; reason: string };
 
 /** "host:port", lower-case, with MongoDB's default port when none is given. */
 function normalHost(hostAndPort: string): string {
   const trimmed = hostAndPort.trim().toLowerCase();
   return /:\d+$/.test(trimmed) ? trimmed : `${trimmed}:27017`;
+}
+
+/** `a.b.c` → `b.c`; null below three labels, where a parent domain would be a public suffix. */
+function parentDomain(host: string): string | null {
+  const labels = host.toLowerCase().split(".");
+  return labels.length >= 3 ? labels.slice(1).join(".") : null;
 }
 
 /** The one project among `clusters`, or null when there is none or more than one. */
@@ -192,7 +200,8 @@ function soleProject(clusters: readonly RoutableCluster[]): string | null {
 
 /**
  * Which project an alert belongs to. The spec leaves `groupId` optional; without one the alert is
- * routed by its cluster name, then its host, to the one configured cluster it can only be about.
+ * routed by its cluster name, then its host (a host of a `mongodb://` string, or in the domain of a
+ * `mongodb+srv://` one), to the one configured cluster it can only be about.
  * Ambiguity is never guessed at: two projects with a cluster of that name route nowhere.
  */
 export function projectOfAlert(
@@ -208,6 +217,11 @@ export function projectOfAlert(
     const host = normalHost(alert.hostnameAndPort);
     const groupId = soleProject(clusters.filter((c) => c.hosts.map(normalHost).includes(host)));
     if (groupId) return { found: true, groupId, via: "host" };
+    // The hosts behind a `mongodb+srv://` name share its parent domain — the SRV spec has drivers
+    // refuse any that do not — and Atlas gives each project its own (`ab1cd.mongodb.net`).
+    const domain = parentDomain(host.replace(/:\d+$/, ""));
+    const bySrv = soleProject(clusters.filter((c) => c.srvHost && parentDomain(c.srvHost) === domain));
+    if (domain && bySrv) return { found: true, groupId: bySrv, via: "srv-domain" };
   }
   const by = [
     alert.clusterName ? "clusterName" : null,

@@ -76,7 +76,13 @@ export function deploymentOfReplicaSet(replicaSetName: string): string {
 }
 
 /** Seed hosts ("host:port", lower-case) and `replicaSet` of a non-SRV `mongodb://` connection string. */
-export function parseConnectionString(uri: string): { hosts: string[]; replicaSet?: string } {
+export function parseConnectionString(uri: string): {
+  hosts: string[];
+  replicaSet?: string;
+  srvHost?: string;
+} {
+  const srv = /^mongodb\+srv:\/\/(?:[^@/]*@)?([^/?:,]+)(?:[/?]|$)/i.exec(uri.trim());
+  if (srv) return { hosts: [], srvHost: srv[1]!.toLowerCase() };
   const match = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)(?:\/[^?]*)?(?:\?(.*))?$/i.exec(uri.trim());
   if (!match) return { hosts: [] };
   const hosts = (match[1] ?? "")

@@ -176,6 +176,29 @@ describe("routing an alert to its project", () => {
     expect(projectOfAlert({ hostnameAndPort: "orders-0.example.net:27018" }, clusters).found).toBe(false);
   });
 
+  it("routes a host in the domain of a cluster's mongodb+srv name, as the SRV spec ties them", () => {
+    const srv = [
+      { groupId: A, name: "Cluster0", hosts: [], srvHost: "cluster0.ab1cd.mongodb.net" },
+      { groupId: A, name: "Cluster1", hosts: [], srvHost: "cluster1.ab1cd.mongodb.net" },
+      { groupId: B, name: "Other", hosts: [], srvHost: "other.zz9yx.mongodb.net" },
+    ];
+    expect(projectOfAlert({ hostnameAndPort: "ac-q1w2e3-shard-00-01.ab1cd.mongodb.net:27017" }, srv)).toEqual(
+      {
+        found: true,
+        groupId: A,
+        via: "srv-domain",
+      },
+    );
+    expect(projectOfAlert({ hostnameAndPort: "ac-9-shard-00-00.zz9yx.mongodb.net" }, srv)).toMatchObject({
+      groupId: B,
+    });
+    // Another project's domain, a bare public suffix, or two projects in one domain: nowhere.
+    expect(projectOfAlert({ hostnameAndPort: "ac-1.nope1.mongodb.net:27017" }, srv).found).toBe(false);
+    expect(projectOfAlert({ hostnameAndPort: "mongodb.net:27017" }, srv).found).toBe(false);
+    const shared = [...srv, { groupId: B, name: "Clash", hosts: [], srvHost: "clash.ab1cd.mongodb.net" }];
+    expect(projectOfAlert({ hostnameAndPort: "ac-1.ab1cd.mongodb.net:27017" }, shared).found).toBe(false);
+  });
+
   it("falls back to the host when the name is ambiguous, and never guesses", () => {
     expect(
       projectOfAlert({ clusterName: "Shared", hostnameAndPort: "shared-b.example.net:27018" }, clusters),

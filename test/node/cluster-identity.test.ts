@@ -67,6 +67,12 @@ describe("host and connection-string parsing", () => {
     });
     expect(parseConnectionString("mongodb://u:p@h1,h2:27018/db").hosts).toEqual(["h1:27017", "h2:27018"]);
     expect(parseConnectionString("mongodb+srv://cluster0.ab1cd.mongodb.net").hosts).toEqual([]);
+    expect(
+      parseConnectionString("mongodb+srv://u:p%40ss@Cluster0.AB1CD.mongodb.net/app?retryWrites=true"),
+    ).toEqual({
+      hosts: [],
+      srvHost: "cluster0.ab1cd.mongodb.net",
+    });
   });
 });
 

@@ -36,7 +36,8 @@ function isJsonMediaType(contentType: string): boolean {
 function routableClusters(config: Config): RoutableCluster[] {
   return config.clustersMatching(null, null).map((c) => {
     const uri = config.mongoUriFor(c.groupId, c.name);
-    return { groupId: c.groupId, name: c.name, hosts: uri ? parseConnectionString(uri).hosts : [] };
+    const { hosts, srvHost } = uri ? parseConnectionString(uri) : { hosts: [] };
+    return { groupId: c.groupId, name: c.name, hosts, ...(srvHost ? { srvHost } : {}) };
   });
 }
 
