@@ -213,8 +213,18 @@ async function redeploy(
   await settleBudget(ctx, request.idempotencyKey, outcome.kind);
 }
 
-/** Ends the responder's own long-running reads, once per incident: a redeploy that follows is the real fix. */
+/**
+ * Ends the responder's own long-running reads, tried once per incident: a redeploy that follows is
+ * the real fix. The try is recorded before the call, so a run that dies after it (its answer lost)
+ * never ends reads a second time; a failed try is logged and not repeated.
+ */
 async function killLongOperations(ctx: StepContext, incident: IncidentRecord): Promise<void> {
+  const tried = ctx.store.transaction(() => {
+    if (!stillActing(ctx, incident)) return false;
+    ctx.store.update(incident.id, ctx.deps.now().toISOString(), { killOpDone: true });
+    return true;
+  });
+  if (!tried) return;
   const result = await ctx.deps.killLongOperations(ctx.groupId, incident.clusterName);
   if (!result) return;
   if (!result.ok) {
@@ -238,7 +248,6 @@ async function killLongOperations(ctx: StepContext, incident: IncidentRecord): P
         ...(result.skipped ? { skipped: result.skipped } : {}),
       },
     });
-    ctx.store.update(incident.id, result.at, { killOpDone: true });
   });
 }
 

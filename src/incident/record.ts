@@ -66,7 +66,7 @@ export interface IncidentRecord {
   approvalRequestedAt: string | null;
   /** How many times a running deploy made the current action wait. */
   deferrals: number;
-  /** Whether this incident already ended the responder's own long-running reads. */
+  /** Whether this incident already tried to end the responder's own long-running reads (once only). */
   killOpDone: boolean;
   /** Whether the prevention advice was journaled (once per incident, at its first actionable plan). */
   advised: boolean;

@@ -379,15 +379,43 @@ describe("dedicated tiers", () => {
     expect(h.calls.killOps).toHaveLength(1);
   });
 
-  it("a killOp that fails is logged, not journaled, and the redeploy goes ahead", async () => {
-    const h = new CoreHarness({ mode: "auto", targets: [{ name: "web", appNames: ["web"] }] });
+  it("a killOp that fails is logged, not journaled, not tried again, and the redeploy goes ahead", async () => {
+    const h = new CoreHarness({
+      mode: "auto",
+      targets: [{ name: "web", appNames: ["web"] }],
+      policy: { maxRedeploysPerIncident: 2 },
+    });
     h.stats = { current: 1400, tier: "M10", byApp: [app("web", 1300)] };
     h.killResult = { ok: false, at: h.at(), reason: "auth", error: "not authorized", killed: [] };
     const id = h.trigger();
     await h.run();
     expect(h.steps(id)).not.toContain("action:killop");
-    expect(h.incident(id).killOpDone).toBe(false);
+    expect(h.incident(id).killOpDone).toBe(true);
     expect(h.logs.map((l) => l.event)).toContain("killop.failed");
+    expect(h.calls.redeploy).toHaveLength(1);
+    await h.settle(4 * MINUTE);
+    expect(h.calls.redeploy).toHaveLength(2);
+    expect(h.calls.killOps).toHaveLength(1);
+  });
+
+  it("a killOp whose answer is lost is not sent again: the run that retries goes straight to the redeploy", async () => {
+    const h = new CoreHarness({ mode: "auto", targets: [{ name: "web", appNames: ["web"] }] });
+    h.stats = { current: 1400, tier: "M10", byApp: [app("web", 1300)] };
+    h.killResult = { ok: true, at: h.at(), killed: [], refused: [], spared: [] };
+    const id = h.trigger();
+    // The reads were ended, then the run died before it could record that (the journal write failed).
+    const journal = h.store.journal;
+    h.store.journal = (incident, at, event) => {
+      if (event.status === "killop") throw new Error("storage unavailable");
+      journal(incident, at, event);
+    };
+    await h.run();
+    h.store.journal = journal;
+    expect(h.calls.killOps).toHaveLength(1);
+    expect(h.calls.redeploy).toHaveLength(0);
+    expect(h.find(id, "act:error")).toHaveLength(1);
+    await h.settle(MINUTE);
+    expect(h.calls.killOps).toHaveLength(1);
     expect(h.calls.redeploy).toHaveLength(1);
   });
 
