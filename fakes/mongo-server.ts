@@ -151,6 +151,20 @@ export interface FakeMongo {
   setStalled(stalled: boolean): void;
   /** Closes open connections (all, or those matching), as a failover or restart would. Returns how many. */
   dropConnections(match?: (connection: FakeConnectionInfo) => boolean): number;
+  /**
+   * Fault: the node goes down. Open connections are dropped and the port stops listening, so a new
+   * connection is refused (ECONNREFUSED) until `accept()` listens on the same port again.
+   */
+  refuse(): Promise<void>;
+  /** Listens again after `refuse()`. */
+  accept(): Promise<void>;
+  /**
+   * Fault: the next `times` (default 1) commands named `command` (default: any command but the
+   * handshake and authentication) are read and then the socket is dropped without an answer.
+   */
+  dropMidCommand(options?: { command?: string; times?: number }): void;
+  /** Fault: every command but the handshake and authentication is answered `ms` late (0 ends it). */
+  slow(ms: number): void;
   /** The most recent commands received (bounded), oldest first. */
   commandsSeen(): FakeCommandRecord[];
   /** Operations in progress on client connections (the slow ones are the only ones that last). */
@@ -372,10 +386,44 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
     }
   }
 
+  /** The faults `dropMidCommand` and `slow` act on everything but these. */
+  const HANDSHAKE_COMMANDS = new Set(["hello", "isMaster", "ismaster", "saslStart", "saslContinue"]);
+  const drops: Array<{ command: string | null; remaining: number }> = [];
+  let slowMs = 0;
+
+  /** Takes a pending drop fault for this command, if one matches. */
+  function takeDrop(name: string): boolean {
+    const index = drops.findIndex((d) =>
+      d.command === null ? !HANDSHAKE_COMMANDS.has(name) : d.command === name,
+    );
+    if (index === -1) return false;
+    const drop = drops[index]!;
+    drop.remaining -= 1;
+    if (drop.remaining <= 0) drops.splice(index, 1);
+    return true;
+  }
+
+  /** A reply held back by the `slow` fault. */
+  function late(name: string, reply: Document | Promise<Document>): Document | Promise<Document> {
+    if (slowMs <= 0 || HANDSHAKE_COMMANDS.has(name)) return reply;
+    const wait = slowMs;
+    return new Promise<Document>((resolve) => setTimeout(() => resolve(reply), wait));
+  }
+
   function onMessage(conn: ConnectionState, message: Buffer): void {
     const requestId = message.readInt32LE(4);
     const opCode = message.readInt32LE(12);
     const body = message.subarray(HEADER_BYTES);
+    if (opCode === OP_MSG && drops.length > 0) {
+      const { command } = parseOpMsg(body);
+      const name = Object.keys(command)[0] ?? "";
+      if (takeDrop(name)) {
+        const db = typeof command.$db === "string" ? command.$db : "";
+        record(conn, db, name, command);
+        conn.socket.destroy();
+        return;
+      }
+    }
     if (opCode === OP_QUERY) {
       const { db, command } = parseOpQuery(body);
       const reply = execute(conn, db, command, true);
@@ -388,7 +436,7 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
       const reply =
         db === null
           ? errorReply(new CommandError(40571, "Location40571", "OP_MSG requests require a $db argument"))
-          : execute(conn, db, command, false);
+          : late(Object.keys(command)[0] ?? "", execute(conn, db, command, false));
       answer(conn, reply, (doc) => {
         // moreToCome: the client wants no answer (the driver's endSessions on close).
         if ((flags & MSG_MORE_TO_COME) === 0) send(conn, encodeOpMsg(nextRequestId++, requestId, doc));
@@ -1032,6 +1080,30 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
       }
       return dropped;
     },
+    async refuse() {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const conn of open.values()) conn.socket.destroy();
+      await closed;
+      // Each socket's own "close" does the bookkeeping; let them all run before answering.
+      for (let i = 0; open.size > 0 && i < 100; i++) await new Promise((resolve) => setImmediate(resolve));
+    },
+    async accept() {
+      if (server.listening) return;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    },
+    dropMidCommand(dropOptions = {}) {
+      drops.push({ command: dropOptions.command ?? null, remaining: dropOptions.times ?? 1 });
+    },
+    slow(ms) {
+      slowMs = Math.max(0, ms);
+    },
     commandsSeen: () => [...commands],
     runningOps: () => {
       const now = performance.now();
@@ -1069,6 +1141,7 @@ export async function startFakeMongo(options: FakeMongoOptions = {}): Promise<Fa
       }
     },
     async close() {
+      if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const conn of open.values()) conn.socket.destroy();
       await closed;

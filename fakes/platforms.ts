@@ -18,7 +18,8 @@
  * Tests register targets (`target(kind, name)` gives a ready `Target` and its secrets), read
  * `calls()` (platform, target, method, path with secret parts masked: assertions never need a
  * secret), inject faults (`failNext`: a status, "timeout" = read the request and never answer,
- * "reset" = read it and drop the socket), mark deploys running (`setInProgress`) and observe
+ * "reset" = read it and drop the socket; "accept-then-timeout" and `{ status, landed: true }` carry
+ * the call out before failing), mark deploys running (`setInProgress`) and observe
  * accepted redeploys (`onRedeploy`). The same is reachable over HTTP under `/__control/` for code
  * that cannot hold this object (workerd tests, the sandbox).
  *
@@ -41,12 +42,18 @@ import { WEBHOOK_SIGNATURE_TOLERANCE_SECONDS } from "../src/constants.ts";
 export type FakePlatform = TargetKind;
 export type HookKind = "vercel" | "render" | "netlify" | "webhook";
 
-/** A fault for the next matching call: a status (with the platform's error body), or a broken connection. */
+/**
+ * A fault for the next matching call: a status (with the platform's error body), or a broken
+ * connection. "accept-then-timeout" carries the call out (the redeploy happens) and never answers;
+ * a status with `landed: true` carries it out and then answers that status: the cases where a
+ * caller cannot tell from the answer whether it landed.
+ */
 export type Fault =
   | number
   | "timeout"
+  | "accept-then-timeout"
   | "reset"
-  | { status: number; body?: unknown; headers?: Record<string, string> };
+  | { status: number; body?: unknown; headers?: Record<string, string>; landed?: boolean };
 
 export interface FailNextOptions {
   /** Only calls for this target (default: any target of the platform). */
@@ -71,7 +78,7 @@ export interface FakeCall {
   path: string;
   /** The status answered; null when no answer was sent (timeout, reset). */
   status: number | null;
-  fault?: "timeout" | "reset" | "status";
+  fault?: "timeout" | "accept-then-timeout" | "reset" | "status";
   /** A redeploy/restart was accepted (the onRedeploy hooks fired). */
   accepted: boolean;
   machine?: string;
@@ -276,7 +283,15 @@ function gatewayPage(status: number): string {
   return `<html><head><title>${status}</title></head><body><h1>${status} Bad Gateway</h1></body></html>`;
 }
 
-function faultAnswer(platform: FakeCall["platform"], fault: Exclude<Fault, "timeout" | "reset">): Answer {
+function faultAnswer(
+  platform: FakeCall["platform"],
+  fault: Exclude<Fault, "timeout" | "accept-then-timeout" | "reset">,
+): Answer {
+  if (typeof fault === "object" && fault.landed === true) {
+    // The platform's own answer for that status, unless the fault names one.
+    const base = faultAnswer(platform, fault.status);
+    return { status: fault.status, body: fault.body ?? base.body, headers: fault.headers ?? base.headers };
+  }
   if (typeof fault === "object") return { status: fault.status, body: fault.body, headers: fault.headers };
   const status = fault;
   if (status === 502 || status === 504 || status >= 520) {
@@ -1113,8 +1128,17 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
     };
     calls.push(call);
     const fault = takeFault(routed);
-    if (fault === "timeout") {
-      call.fault = "timeout";
+    /** Carries the call out whatever the answer will be (a fault that landed). */
+    const land = () => {
+      const done = routed.handle();
+      if (done.accepted && routed.target) {
+        call.accepted = true;
+        emit(routed.target, done.accepted);
+      }
+    };
+    if (fault === "timeout" || fault === "accept-then-timeout") {
+      call.fault = fault;
+      if (fault === "accept-then-timeout") land();
       hanging.add(res);
       res.on("close", () => hanging.delete(res));
       return;
@@ -1127,6 +1151,7 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
     let answer: Answer;
     if (fault !== undefined) {
       call.fault = "status";
+      if (typeof fault === "object" && fault.landed === true) land();
       answer = faultAnswer(routed.platform, fault);
     } else {
       answer = routed.handle();
