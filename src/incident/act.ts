@@ -14,7 +14,7 @@ import type { StepContext } from "./deps.ts";
 import { assessmentDetail } from "./journal.ts";
 import { measure } from "./measure.ts";
 import type { IncidentRecord, StoredDecision } from "./record.ts";
-import { escalate, replan, resolve, scheduleVerify } from "./transitions.ts";
+import { escalate, replan, resolve, scheduleVerify, waitUntil } from "./transitions.ts";
 
 /** How long to wait before re-checking when a platform says a deploy is still running. */
 export const DEPLOY_RUNNING_RETRY_MS = 2 * 60_000;
@@ -63,6 +63,8 @@ export async function act(ctx: StepContext, incident: IncidentRecord): Promise<v
     store.transaction(() => store.update(incident.id, at, { phase: "decide", nextRunAt: now.getTime() }));
     return;
   }
+
+  if (store.transaction(() => heldBySnooze(ctx, incident, at, now.getTime()))) return;
 
   // The mode is read again here: switching to notify or dry-run stops an approved action too.
   const mode = incident.mode ?? deps.config.modeFor(ctx.groupId, incident.clusterName);
@@ -163,8 +165,8 @@ async function redeploy(
 
   const call = adapter.plan(request);
   const actionId = store.transaction(() => {
-    // Closed or moved on while we checked the platform and the budget: send nothing.
-    if (!stillActing(ctx, incident)) return null;
+    // Closed, moved on or snoozed while we checked the platform and the budget: send nothing.
+    if (!stillActing(ctx, incident) || heldBySnooze(ctx, incident, at, now.getTime())) return null;
     store.journal(incident.id, at, { step: "action", status: "sending", detail: { ...call, attempt } });
     return store.addAction({
       incidentId: incident.id,
@@ -211,6 +213,22 @@ async function redeploy(
     }
   });
   await settleBudget(ctx, request.idempotencyKey, outcome.kind);
+}
+
+/**
+ * A snooze holds the cluster whatever the phase: an action not yet sent waits it out and is planned
+ * again then (in approve mode, asked again). Run inside the store's transaction; true when held.
+ */
+function heldBySnooze(ctx: StepContext, incident: IncidentRecord, at: string, nowMs: number): boolean {
+  const until = ctx.store.snoozedUntil(incident.clusterKey);
+  if (until === null || Date.parse(until) <= nowMs) return false;
+  ctx.store.journal(incident.id, at, {
+    step: "action",
+    status: "held",
+    detail: { detail: `the cluster is snoozed until ${until}` },
+  });
+  waitUntil(ctx.store, incident.id, at, until, { reopen: true });
+  return true;
 }
 
 /**
@@ -263,7 +281,7 @@ async function failover(
   // A failover counts against the same hourly cap as any other action.
   if (!(await reserveBudget(ctx, incident, key, `failover:${incident.clusterName}`, at))) return;
   const actionId = store.transaction(() => {
-    if (!stillActing(ctx, incident)) return null;
+    if (!stillActing(ctx, incident) || heldBySnooze(ctx, incident, at, Date.parse(at))) return null;
     store.journal(incident.id, at, {
       step: "action",
       status: "sending",

@@ -65,6 +65,30 @@ describe("a deploy already running", () => {
     expect(h.calls.redeploy).toHaveLength(1);
     expect(h.incident(id).state).toBe("verifying");
   });
+
+  it("a snooze while the action waits holds it: nothing is sent until the snooze ends, then it is planned again", async () => {
+    const h = new CoreHarness({ mode: "auto" });
+    let running = true;
+    h.deployInProgress = () => running;
+    const id = h.deliver(OPEN).incident!;
+    await h.run();
+    expect(h.incident(id)).toMatchObject({ state: "acting", phase: "act", deferrals: 1 });
+    expect(h.decide(id, { decision: "snooze", by: "U1" })).toEqual({ applied: true, state: "acting" });
+    const until = h.find(id, "approval:snoozed")[0]!.detail.until as string;
+
+    running = false;
+    h.advanceClock(DEPLOY_RUNNING_RETRY_MS);
+    await h.run();
+    expect(h.calls.redeploy).toHaveLength(0);
+    expect(h.calls.reserve).toHaveLength(0);
+    expect(h.incident(id)).toMatchObject({ state: "open", phase: "gather", nextRunAt: Date.parse(until) });
+    expect(h.find(id, "action:held")[0]!.detail).toEqual({ detail: `the cluster is snoozed until ${until}` });
+
+    h.nowMs = Date.parse(until);
+    await h.run();
+    expect(h.calls.redeploy).toHaveLength(1);
+    expect(h.steps(id).slice(-4)).toEqual(["stats:ok", "plan:redeploy", "action:sending", "action:started"]);
+  });
 });
 
 describe("the outcome of a redeploy", () => {
