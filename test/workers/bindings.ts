@@ -4,7 +4,7 @@
  * the configuration at the fakes the global setups started (their ports are only known then).
  */
 import type { FakeTargetSetup } from "../../fakes/platforms.ts";
-import { E2E, E2E_APPROVER, E2E_TARGETS } from "./e2e-plan.ts";
+import { E2E, E2E_APPROVER, E2E_RACE_APPROVERS, E2E_TARGETS } from "./e2e-plan.ts";
 import type { FakeCreated } from "./setup/mongo.global.ts";
 
 export const TEST_SECRETS = {
@@ -34,7 +34,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     Object.assign(secrets, setup.secrets);
     return { ...setup.target, clusters: plan.clusters, appNames: plan.appNames ?? [] };
   });
-  const { m0, m10, full, modes, crash, slack, failover, dashboard } = E2E;
+  const { m0, m10, full, modes, crash, slack, failover, dashboard, storm, race } = E2E;
   const clusters = [
     { groupId: m0.groupId, name: m0.cluster, tier: "M0", uriSecret: "E2E_M0_URI", mode: "auto" },
     { groupId: m10.groupId, name: m10.cluster, tier: "M10", uriSecret: "E2E_M10_URI", mode: "auto" },
@@ -48,6 +48,9 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     // No target owns this M10 cluster: the only lever left is Test Failover.
     { groupId: failover.groupId, name: failover.cluster, tier: "M10", mode: "auto" },
     { groupId: dashboard.groupId, name: dashboard.cluster, tier: "M0", mode: "approve" },
+    // The storm and the approval race measure through the Admin API and the alert only.
+    { groupId: storm.groupId, name: storm.cluster, tier: "M0", mode: "auto" },
+    { groupId: race.groupId, name: race.cluster, tier: "M0", mode: "approve" },
   ];
   return {
     ...TEST_SECRETS,
@@ -60,7 +63,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     SLACK_BOT_TOKEN: fakes.slack.token,
     SLACK_CHANNEL: "incidents",
     SLACK_SIGNING_SECRET: fakes.slack.signingSecret,
-    SLACK_APPROVERS: E2E_APPROVER,
+    SLACK_APPROVERS: [E2E_APPROVER, ...E2E_RACE_APPROVERS].join(","),
     NOTIFY_WEBHOOK_URL: `${fakes.notifyUrl}/hook`,
     E2E_M0_URI: fakes.mongo.m0.uri,
     E2E_M10_URI: fakes.mongo.m10.uri,

@@ -14,10 +14,15 @@ export const E2E = {
   slack: { groupId: "e2e000000000000000000006", cluster: "E2eSlack" },
   failover: { groupId: "e2e000000000000000000007", cluster: "E2eFailover" },
   dashboard: { groupId: "e2e000000000000000000008", cluster: "E2eDashboard" },
+  storm: { groupId: "e2e000000000000000000009", cluster: "E2eStorm" },
+  race: { groupId: "e2e00000000000000000000a", cluster: "E2eRace" },
 } as const;
 
 /** The one Slack user allowed to approve in the tests. */
 export const E2E_APPROVER = "U0APPROVER";
+
+/** The approval race's approvers, both kinds of Slack user id (U…, and W… on Enterprise Grid). */
+export const E2E_RACE_APPROVERS = ["U0RACEA1", "U0RACEA2", "W0RACEA3", "W0RACEA4"] as const;
 
 export interface E2eTarget {
   kind: FakePlatform;
@@ -40,4 +45,6 @@ export const E2E_TARGETS: readonly E2eTarget[] = [
   { kind: "render", name: "crash-before", clusters: [E2E.crash.before], options: { api: true } },
   { kind: "vercel", name: "slack-web", clusters: [E2E.slack.cluster] },
   { kind: "vercel", name: "dashboard-web", clusters: [E2E.dashboard.cluster] },
+  { kind: "vercel", name: "storm-web", clusters: [E2E.storm.cluster] },
+  { kind: "vercel", name: "race-web", clusters: [E2E.race.cluster] },
 ];
