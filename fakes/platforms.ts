@@ -21,7 +21,8 @@
  * "reset" = read it and drop the socket; "accept-then-timeout" and `{ status, landed: true }` carry
  * the call out before failing), mark deploys running (`setInProgress`) and observe
  * accepted redeploys (`onRedeploy`). The same is reachable over HTTP under `/__control/` for code
- * that cannot hold this object (workerd tests, the sandbox).
+ * that cannot hold this object (workerd tests, the sandbox); `GET /__control/received` alone gives
+ * what each call carried, headers and body unmasked, for tests that scan them for secrets.
  *
  * Trade-off: one origin for all platforms (their paths do not collide), so hook URLs differ from
  * the real ones only in origin. Where a platform's exact answer is not documented (Render's wrong
@@ -321,6 +322,11 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
   const byId = new Map<string, Registered>();
   const byApp = new Map<string, Registered>();
   const calls: FakeCall[] = [];
+  /**
+   * What each call carried, unmasked (headers and body), for the no-secret scans; kept apart from
+   * `calls` so ordinary assertions never hold a secret. `GET /__control/received?target=`.
+   */
+  const received: Array<{ target: string | null; headers: Record<string, string>; body: string }> = [];
   const faults: PendingFault[] = [];
   const listeners = new Map<string, Set<(event: FakeRedeployEvent) => void | Promise<void>>>();
   const errors: string[] = [];
@@ -1043,6 +1049,13 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
       });
       return { status: 200, body: { ok: true } };
     }
+    if (what === "received" && req.method === "GET") {
+      const target = url.searchParams.get("target");
+      return {
+        status: 200,
+        body: { received: received.filter((r) => target === null || r.target === target) },
+      };
+    }
     if (what === "callback-errors" && req.method === "GET")
       return { status: 200, body: { errors: [...errors] } };
     return { status: 404, body: { error: `no control route ${req.method} /${parts.join("/")}` } };
@@ -1127,6 +1140,11 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
       accepted: false,
     };
     calls.push(call);
+    received.push({
+      target: call.target,
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+      body: raw.toString("utf8"),
+    });
     const fault = takeFault(routed);
     /** Carries the call out whatever the answer will be (a fault that landed). */
     const land = () => {
@@ -1196,6 +1214,7 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
     },
     clearCalls() {
       calls.length = 0;
+      received.length = 0;
     },
     failNext(platform, fault, opts = {}) {
       if (typeof fault === "number" && (fault < 100 || fault > 599))
