@@ -102,7 +102,10 @@ export function applyDelivery(
     alert.metricName && alert.currentValue
       ? { metricName: alert.metricName, value: alert.currentValue.number, at: alert.updated }
       : undefined;
-  let live = store.liveIncident(cluster.key);
+  // An alert keyed by its replica set or host stays with the incident it joined, though that
+  // incident has since been named after its cluster (gather.ts): else its close would close nothing.
+  const joined = known?.incidentId ? store.incident(known.incidentId) : null;
+  let live = joined && joined.state !== "closed" ? joined : store.liveIncident(cluster.key);
   if (live && intent === "open" && live.origin === "manual" && live.phase === "idle") {
     close(store, live.id, at, `superseded by Atlas alert ${alert.id}`);
     live = null;
