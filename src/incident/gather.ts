@@ -89,6 +89,9 @@ async function identify(ctx: StepContext, incident: IncidentRecord): Promise<Inc
       });
       return { ...incident, clusterKey: key, clusterName: identity.cluster };
     }
+    // A closed incident (its final read) keeps its alerts: folding them into the live one would
+    // give it alerts that already closed, and nobody left to close it.
+    if (current.state === "closed") return incident;
     // The cluster already has a live incident (another node's alert got there first): one
     // incident per cluster, so this one folds into it.
     const live = store.liveIncident(key)!;

@@ -305,6 +305,40 @@ describe("naming a cluster the alert did not name", () => {
     expect(h.store.openAlerts(named)).toBe(2);
   });
 
+  it("an alert keyed on its replica set stays with its incident once named: its close closes it", async () => {
+    const h = new CoreHarness({ mode: "notify" });
+    h.identifyResult = { cluster: CLUSTER, via: "process list" };
+    const id = h.deliver(unnamed).incident!;
+    await h.settle();
+    expect(h.incident(id).clusterKey).toBe(`name:${CLUSTER}`);
+    // A later update of the same unnamed alert joins it too, rather than opening a second incident.
+    h.advanceClock(MINUTE);
+    expect(h.deliver(alertWith(unnamed, { updated: later(1) }), "alert.update").incident).toBe(id);
+    const closed = alertWith(unnamed, { status: "CLOSED", updated: later(30), resolved: later(30) });
+    expect(h.deliver(closed, "alert.close")).toEqual({ status: "accepted", incident: id });
+    expect(h.incident(id).state).toBe("closed");
+    expect(h.steps(id)).toContain("intake:alert-closed");
+  });
+
+  it("a closed incident's final read does not fold its closed alerts into the cluster's live incident", async () => {
+    const h = new CoreHarness({ mode: "notify" });
+    const keyed = h.deliver(unnamed).incident!;
+    const cancelled = alertWith(unnamed, { status: "CANCELLED", updated: later(1) });
+    h.deliver(cancelled, "alert.cancel");
+    expect(h.incident(keyed)).toMatchObject({ state: "closed", phase: "final-read" });
+    const manual = h.trigger();
+    h.identifyResult = { cluster: CLUSTER, via: "process list" };
+    await h.settle();
+    expect(h.incident(keyed)).toMatchObject({ state: "closed", phase: "idle" });
+    expect(h.steps(manual)).not.toContain("intake:merged");
+    expect(h.store.hasAtlasAlerts(manual)).toBe(false);
+    // So the manual run that resolves still closes itself.
+    h.stats = { current: 100, tier: "M0" };
+    h.trigger();
+    await h.settle();
+    expect(h.incident(manual).state).toBe("closed");
+  });
+
   it("when identify cannot tell, the incident goes on under its replica set", async () => {
     const h = new CoreHarness({ mode: "notify" });
     const id = h.deliver(unnamed).incident!;
