@@ -16,7 +16,7 @@ export const TEST_SECRETS = {
 } as const;
 
 export interface FakeEndpoints {
-  mongo: Record<"m0" | "m10" | "full" | "slack", FakeCreated>;
+  mongo: Record<"m0" | "m10" | "full" | "slack" | "secrets", FakeCreated>;
   targets: FakeTargetSetup[];
   atlasApiUrl: string;
   atlasCredentials: { serviceAccount: { clientId: string; clientSecret: string } };
@@ -34,7 +34,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     Object.assign(secrets, setup.secrets);
     return { ...setup.target, clusters: plan.clusters, appNames: plan.appNames ?? [] };
   });
-  const { m0, m10, full, modes, crash, slack, failover, dashboard, storm, race } = E2E;
+  const { m0, m10, full, modes, crash, slack, failover, dashboard, storm, race, secrets: sec } = E2E;
   const clusters = [
     { groupId: m0.groupId, name: m0.cluster, tier: "M0", uriSecret: "E2E_M0_URI", mode: "auto" },
     { groupId: m10.groupId, name: m10.cluster, tier: "M10", uriSecret: "E2E_M10_URI", mode: "auto" },
@@ -51,6 +51,12 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     // The storm and the approval race measure through the Admin API and the alert only.
     { groupId: storm.groupId, name: storm.cluster, tier: "M0", mode: "auto" },
     { groupId: race.groupId, name: race.cluster, tier: "M0", mode: "approve" },
+    // The no-secret scan: one approved run measured through a password-protected MongoDB, three
+    // automatic ones through the Admin API.
+    { groupId: sec.groupId, name: sec.approve, tier: "M0", uriSecret: "E2E_SECRETS_URI", mode: "approve" },
+    { groupId: sec.groupId, name: sec.auto, tier: "M0", mode: "auto" },
+    { groupId: sec.groupId, name: sec.fail, tier: "M0", mode: "auto" },
+    { groupId: sec.groupId, name: sec.unknown, tier: "M0", mode: "auto" },
   ];
   return {
     ...TEST_SECRETS,
@@ -69,6 +75,7 @@ export function testBindings(fakes: FakeEndpoints): Record<string, string> {
     E2E_M10_URI: fakes.mongo.m10.uri,
     E2E_FULL_URI: fakes.mongo.full.uri,
     E2E_SLACK_URI: fakes.mongo.slack.uri,
+    E2E_SECRETS_URI: fakes.mongo.secrets.uri,
     // Verification after 1 s and 2 s keeps the end-to-end tests quick; production defaults are 180/600.
     POLICY: JSON.stringify({ verifyAfterSeconds: [1, 2] }),
     TARGETS: JSON.stringify(targets),

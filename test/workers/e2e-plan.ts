@@ -16,6 +16,14 @@ export const E2E = {
   dashboard: { groupId: "e2e000000000000000000008", cluster: "E2eDashboard" },
   storm: { groupId: "e2e000000000000000000009", cluster: "E2eStorm" },
   race: { groupId: "e2e00000000000000000000a", cluster: "E2eRace" },
+  // The no-secret scan's complete incidents: approved, automatic, failed, unknown outcome.
+  secrets: {
+    groupId: "e2e0000000000000000005ec",
+    approve: "E2eSecApprove",
+    auto: "E2eSecAuto",
+    fail: "E2eSecFail",
+    unknown: "E2eSecUnknown",
+  },
 } as const;
 
 /** The one Slack user allowed to approve in the tests. */
@@ -47,4 +55,8 @@ export const E2E_TARGETS: readonly E2eTarget[] = [
   { kind: "vercel", name: "dashboard-web", clusters: [E2E.dashboard.cluster] },
   { kind: "vercel", name: "storm-web", clusters: [E2E.storm.cluster] },
   { kind: "vercel", name: "race-web", clusters: [E2E.race.cluster] },
+  { kind: "vercel", name: "sec-approve", clusters: [E2E.secrets.approve] },
+  { kind: "webhook", name: "sec-auto", clusters: [E2E.secrets.auto], options: { signed: true } },
+  { kind: "railway", name: "sec-fail", clusters: [E2E.secrets.fail], options: { tokenKind: "project" } },
+  { kind: "heroku", name: "sec-unknown", clusters: [E2E.secrets.unknown] },
 ];

@@ -33,7 +33,7 @@ declare module "vitest" {
      * Fakes started before the Worker, so its configuration (CLUSTERS' connection strings) can name
      * them: the end-to-end clusters. Their ids work with every control route above.
      */
-    e2eMongo: Record<"m0" | "m10" | "full" | "slack", FakeCreated>;
+    e2eMongo: Record<"m0" | "m10" | "full" | "slack" | "secrets", FakeCreated>;
   }
 }
 
@@ -207,7 +207,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   // An M0 with a 50-connection limit (small, so a leaky app fills it in a moment), an M10, and an
   // M0 small enough for a test to fill completely, and an M0 of the Slack scenarios' own.
-  const e2e = {} as Record<"m0" | "m10" | "full" | "slack", FakeCreated>;
+  const e2e = {} as Record<"m0" | "m10" | "full" | "slack" | "secrets", FakeCreated>;
   for (const [name, tier, connectionLimit] of [
     ["m0", "M0", 50],
     ["m10", "M10", 100],
@@ -218,6 +218,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     fakes.set(`e2e-${name}`, { fake, apps: new Map() });
     e2e[name] = { id: `e2e-${name}`, port: fake.port, uri: fake.uri() };
   }
+  // An M0 that requires SCRAM, so the no-secret scan has a connection string with a password in it.
+  // Its uri carries the credentials; leaky apps against it are given that uri.
+  const password = "e2e-mongo-password-5ec-71f2b9";
+  const secured = await startFakeMongo({ tier: "M0", connectionLimit: 50, users: { monitor: password } });
+  fakes.set("e2e-secrets", { fake: secured, apps: new Map() });
+  e2e.secrets = { id: "e2e-secrets", port: secured.port, uri: secured.uri({ user: "monitor", password }) };
   project.provide("e2eMongo", e2e);
 
   return async () => {
