@@ -36,7 +36,9 @@ export function parseSource(code: string, file: string): Parsed {
       ok: false,
       line: e.loc?.line ?? 1,
       column: (e.loc?.column ?? 0) + 1,
-      message: String(e.message ?? error).replace(/\s*\(\d+:\d+\)$/, ""),
+      message: String(e.message ?? error)
+        .replace(/\s*\(\d+:\d+\)$/, "")
+        .replace(/\.$/, ""),
     };
   }
 }

@@ -126,7 +126,7 @@ export function buildPatch(app: App, diagnosis: Diagnosis): string {
       text = text.slice(0, edit.start) + edit.text + text.slice(edit.end);
       floor = edit.start;
     }
-    text = text.replace(/\0(get|connect|mongoose|connection)/g, (_, k: Export) => local[k]);
+    text = text.replace(/\0(connection|connect|get|mongoose)/g, (_, k: Export) => local[k]);
     parts.push(
       createTwoFilesPatch(`a/${m.file}`, `b/${m.file}`, m.code, text, undefined, undefined, {
         headerOptions: FILE_HEADERS_ONLY,
