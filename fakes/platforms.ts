@@ -19,7 +19,7 @@
  * `calls()` (platform, target, method, path with secret parts masked: assertions never need a
  * secret), inject faults (`failNext`: a status, "timeout" = read the request and never answer,
  * "reset" = read it and drop the socket; "accept-then-timeout" and `{ status, landed: true }` carry
- * the call out before failing), mark deploys running (`setInProgress`) and observe
+ * the call out before failing; "hold" = answer nothing until `release()`), mark deploys running (`setInProgress`) and observe
  * accepted redeploys (`onRedeploy`). The same is reachable over HTTP under `/__control/` for code
  * that cannot hold this object (workerd tests, the sandbox); `GET /__control/received` alone gives
  * what each call carried, headers and body unmasked, for tests that scan them for secrets.
@@ -53,6 +53,8 @@ export type Fault =
   | number
   | "timeout"
   | "accept-then-timeout"
+  /** Read the request and answer nothing until `release()`; then handle it as usual. */
+  | "hold"
   | "reset"
   | { status: number; body?: unknown; headers?: Record<string, string>; landed?: boolean };
 
@@ -79,7 +81,7 @@ export interface FakeCall {
   path: string;
   /** The status answered; null when no answer was sent (timeout, reset). */
   status: number | null;
-  fault?: "timeout" | "accept-then-timeout" | "reset" | "status";
+  fault?: "timeout" | "accept-then-timeout" | "hold" | "reset" | "status";
   /** A redeploy/restart was accepted (the onRedeploy hooks fired). */
   accepted: boolean;
   machine?: string;
@@ -146,6 +148,11 @@ export interface FakePlatforms {
   setInProgress(target: string, inProgress: boolean): void;
   /** Calls `callback` whenever a redeploy/restart of `target` is accepted; returns an unsubscribe. */
   onRedeploy(target: string, callback: (event: FakeRedeployEvent) => void | Promise<void>): () => void;
+  /**
+   * Lets the calls held by a "hold" fault go on (those for `target`, or all): each is then handled
+   * as usual. Answers how many were released.
+   */
+  release(target?: string): number;
   /** Errors thrown by onRedeploy callbacks (they never break the answer). */
   callbackErrors(): string[];
   close(): Promise<void>;
@@ -286,7 +293,7 @@ function gatewayPage(status: number): string {
 
 function faultAnswer(
   platform: FakeCall["platform"],
-  fault: Exclude<Fault, "timeout" | "accept-then-timeout" | "reset">,
+  fault: Exclude<Fault, "timeout" | "accept-then-timeout" | "hold" | "reset">,
 ): Answer {
   if (typeof fault === "object" && fault.landed === true) {
     // The platform's own answer for that status, unless the fault names one.
@@ -331,6 +338,8 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
   const listeners = new Map<string, Set<(event: FakeRedeployEvent) => void | Promise<void>>>();
   const errors: string[] = [];
   const hanging = new Set<ServerResponse>();
+  /** Calls a "hold" fault keeps waiting, each with what lets it go on. */
+  const held: Array<{ target: string | null; go: () => void }> = [];
   const renderHookLimit = windowLimiter(10, 60_000, now);
   const renderApiLimit = windowLimiter(30, 60_000, now);
   const flyLimit = tokenBucket(3, 1, now);
@@ -1024,6 +1033,9 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
       });
       return { status: 200, body: { ok: true } };
     }
+    if (what === "release" && req.method === "POST") {
+      return { status: 200, body: { released: api.release(body.target as string | undefined) } };
+    }
     if (what === "in-progress" && req.method === "POST") {
       api.setInProgress(String(body.target), Boolean(body.inProgress));
       return { status: 200, body: { ok: true } };
@@ -1161,13 +1173,25 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
       res.on("close", () => hanging.delete(res));
       return;
     }
+    if (fault === "hold") {
+      call.fault = "hold";
+      let go!: () => void;
+      const released = new Promise<void>((resolve) => {
+        go = resolve;
+      });
+      held.push({ target: call.target, go });
+      hanging.add(res);
+      await released;
+      hanging.delete(res);
+      if (res.destroyed) return;
+    }
     if (fault === "reset") {
       call.fault = "reset";
       req.socket.destroy();
       return;
     }
     let answer: Answer;
-    if (fault !== undefined) {
+    if (fault !== undefined && fault !== "hold") {
       call.fault = "status";
       if (typeof fault === "object" && fault.landed === true) land();
       answer = faultAnswer(routed.platform, fault);
@@ -1216,6 +1240,12 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
       calls.length = 0;
       received.length = 0;
     },
+    release(target) {
+      const going = held.filter((h) => target === undefined || h.target === target);
+      for (const h of going) held.splice(held.indexOf(h), 1);
+      for (const h of going) h.go();
+      return going.length;
+    },
     failNext(platform, fault, opts = {}) {
       if (typeof fault === "number" && (fault < 100 || fault > 599))
         throw new Error(`invalid status ${fault}`);
@@ -1239,6 +1269,7 @@ export async function startFakePlatforms(options: FakePlatformsOptions = {}): Pr
     async close() {
       for (const res of hanging) res.destroy();
       hanging.clear();
+      for (const h of held.splice(0)) h.go();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

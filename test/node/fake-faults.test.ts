@@ -114,3 +114,35 @@ describe("fake platforms faults that land", () => {
     ]);
   });
 });
+
+describe("fake platforms: a held call", () => {
+  it('"hold" keeps the call unanswered, logged with no status, until release(); then it is carried out', async () => {
+    const fake = await startFakePlatforms();
+    closers.push(() => fake.close());
+    const landed: string[] = [];
+    fake.onRedeploy("held", () => {
+      landed.push("held");
+    });
+    fake.failNext("vercel", "hold", { target: "held" });
+    let answered = false;
+    const pending = fetch(fake.hookUrl("vercel", "held"), { method: "POST" }).then((r) => {
+      answered = true;
+      return r;
+    });
+    while (fake.calls({ target: "held" }).length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(fake.calls({ target: "held" })).toMatchObject([{ status: null, fault: "hold", accepted: false }]);
+    expect(answered).toBe(false);
+    expect(landed).toEqual([]);
+    expect(fake.release("someone-else")).toBe(0);
+    // Over HTTP too, for workerd tests.
+    const control = await fetch(`${fake.baseUrl}/__control/release`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ target: "held" }),
+    });
+    expect(await control.json()).toEqual({ released: 1 });
+    expect((await pending).status).toBe(201);
+    expect(landed).toEqual(["held"]);
+    expect(fake.calls({ target: "held" })).toMatchObject([{ status: 201, fault: "hold", accepted: true }]);
+  });
+});
