@@ -22,6 +22,12 @@ const BASE_STEPS = [
   "Set maxIdleTimeMS (60000, or 5000–10000 on serverless) so idle sockets close.",
 ];
 
+/** How to find the leaking lines in an app's code: `npm run doctor` (src/doctor/) on its repository. */
+export function doctorStep(app: string | null): string {
+  const repository = app ? `${app}'s repository` : "each app's repository";
+  return `Run \`npm run doctor -- <path to ${repository}>\` in atlas-responder: it points at the lines that leak connections, and \`--patch\` prints the fix as a diff.`;
+}
+
 /** Advice for the apps the assessment attributes connections to, or general advice where it cannot. */
 export function preventionAdvice(assessment: Assessment, culprits: readonly AppConnections[]): Advice[] {
   if (!assessment.attributed || culprits.length === 0) {
@@ -30,6 +36,7 @@ export function preventionAdvice(assessment: Assessment, culprits: readonly AppC
         app: null,
         summary: `${assessment.tier ?? "This tier"} cannot tell which app holds the connections, so the responder restarts the owning apps one at a time.`,
         steps: [
+          doctorStep(null),
           ...BASE_STEPS,
           "Give every service its own appName in the connection string, so the source of connections is visible on dedicated tiers and in Atlas's logs.",
           "On Vercel, call attachDatabasePool(client) from @vercel/functions right after creating the client.",
@@ -41,7 +48,8 @@ export function preventionAdvice(assessment: Assessment, culprits: readonly AppC
     const hosts = app.hosts.length;
     const perHost = hosts > 0 ? Math.round(app.connections / hosts) : null;
     const where = hosts > 0 ? ` from ${hosts} client host${hosts === 1 ? "" : "s"} (~${perHost} each)` : "";
-    const steps = [...BASE_STEPS];
+    // The doctor step comes early: Slack keeps only the first few steps of a long message.
+    const steps = [doctorStep(app.app === "(no appName)" ? null : app.app), ...BASE_STEPS];
     if (app.env === "vercel") {
       steps.push(
         "Call attachDatabasePool(client) from @vercel/functions so suspended functions release their sockets.",
