@@ -13,7 +13,8 @@ import { actionRequest } from "./decide.ts";
 import type { StepContext } from "./deps.ts";
 import { assessmentDetail } from "./journal.ts";
 import { measure } from "./measure.ts";
-import type { IncidentRecord, StoredDecision } from "./record.ts";
+import type { ActionRecord, IncidentRecord, StoredDecision } from "./record.ts";
+import type { IncidentStore } from "./store.ts";
 import { escalate, replan, resolve, scheduleVerify, waitUntil } from "./transitions.ts";
 
 /** How long to wait before re-checking when a platform says a deploy is still running. */
@@ -32,20 +33,7 @@ export async function act(ctx: StepContext, incident: IncidentRecord): Promise<v
   const pending = store.actions(incident.id).find((a) => a.status === "sending");
   if (pending) {
     store.transaction(() => {
-      store.settleAction(pending.id, "unknown", at, {
-        ...pending.detail,
-        note: "the responder stopped after sending",
-      });
-      store.journal(incident.id, at, {
-        step: "action",
-        status: "unknown",
-        detail: {
-          target: pending.target,
-          ...(typeof pending.detail.action === "string" ? { action: pending.detail.action } : {}),
-          detail:
-            "the responder stopped between sending the call and recording its answer; it will not be repeated",
-        },
-      });
+      settleInterrupted(store, incident.id, pending, at);
       if (stillActing(ctx, incident)) {
         escalate(
           store,
@@ -117,6 +105,33 @@ export async function act(ctx: StepContext, incident: IncidentRecord): Promise<v
     return;
   }
   return redeploy(ctx, incident, decision, target);
+}
+
+/**
+ * Settles an action the responder stopped after sending (its row says `sending`, no answer was
+ * recorded) as unknown, and journals that it will not be repeated. Run inside the store's
+ * transaction; the caller settles the budget.
+ */
+export function settleInterrupted(
+  store: IncidentStore,
+  incidentId: string,
+  pending: ActionRecord,
+  at: string,
+): void {
+  store.settleAction(pending.id, "unknown", at, {
+    ...pending.detail,
+    note: "the responder stopped after sending",
+  });
+  store.journal(incidentId, at, {
+    step: "action",
+    status: "unknown",
+    detail: {
+      target: pending.target,
+      ...(typeof pending.detail.action === "string" ? { action: pending.detail.action } : {}),
+      detail:
+        "the responder stopped between sending the call and recording its answer; it will not be repeated",
+    },
+  });
 }
 
 async function redeploy(

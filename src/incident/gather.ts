@@ -2,6 +2,8 @@
  * Gather: name the cluster if the alert did not, measure it, and journal what was measured. Only
  * reads, so an alarm that dies here simply runs it again.
  */
+import { settleInterrupted } from "./act.ts";
+import { settleBudget } from "./budget.ts";
 import type { StepContext } from "./deps.ts";
 import { assessmentDetail } from "./journal.ts";
 import { measure } from "./measure.ts";
@@ -19,6 +21,7 @@ export async function gather(
   const assessment = await measure(ctx, incident, kind === "stats");
   const at = ctx.deps.now();
   const { store } = ctx;
+  const interrupted: string[] = [];
   store.transaction(() => {
     const current = store.incident(incident.id);
     if (!current || current.phase !== incident.phase) return; // moved on meanwhile (e.g. closed)
@@ -30,6 +33,12 @@ export async function gather(
       detail: assessmentDetail(assessment),
     });
     if (kind === "final") {
+      // Closed while an action's answer was never recorded (the run stopped after sending): say
+      // its outcome is unknown, or the journal would show it as still being sent.
+      for (const pending of store.actions(incident.id).filter((a) => a.status === "sending")) {
+        settleInterrupted(store, incident.id, pending, at.toISOString());
+        interrupted.push(pending.idempotencyKey);
+      }
       store.update(incident.id, at.toISOString(), {
         phase: "idle",
         nextRunAt: null,
@@ -46,6 +55,7 @@ export async function gather(
       failures: 0,
     });
   });
+  for (const key of interrupted) await settleBudget(ctx, key, "unknown");
 }
 
 /** Where the incident's latest alert says it happened, for naming a cluster the alert did not name. */

@@ -202,6 +202,30 @@ describe("a crash between sending and recording the answer", () => {
     expect(h.store.actions(id).map((a) => a.status)).toEqual(["unknown"]);
     expect(h.incident(id).state).toBe("escalated");
   });
+
+  it("a call that dies mid-flight and Atlas then closes the alert: the final read reports it unknown", async () => {
+    const h = new CoreHarness({ mode: "auto" });
+    h.redeployOutcome = () => {
+      throw new Error("connection reset after the request was written");
+    };
+    const id = h.deliver(OPEN).incident!;
+    await h.run();
+    expect(h.store.actions(id).map((a) => a.status)).toEqual(["sending"]);
+    const closed = {
+      ...OPEN,
+      status: "CLOSED",
+      updated: "2026-08-13T10:05:00Z",
+      resolved: "2026-08-13T10:05:00Z",
+    };
+    h.deliver(closed, "alert.close");
+    expect(h.incident(id)).toMatchObject({ state: "closed", phase: "final-read" });
+    await h.settle();
+    expect(h.calls.redeploy).toHaveLength(1);
+    expect(h.store.actions(id).map((a) => a.status)).toEqual(["unknown"]);
+    expect(h.steps(id).slice(-2)).toEqual(["stats:final", "action:unknown"]);
+    expect(h.calls.settle).toEqual([{ key: `${id}:web:1`, outcome: "unknown" }]);
+    expect(h.incident(id)).toMatchObject({ state: "closed", phase: "idle", nextRunAt: null });
+  });
 });
 
 describe("verification", () => {
