@@ -1,0 +1,159 @@
+/**
+ * Row 1, intake: signed, distinct connection alerts spread over 20 projects, against `/healthz` as
+ * the baseline measured in the same run — maximum throughput at 50 connections, then p50/p99 at a
+ * fixed 100 requests/s. Twice: with the full alarm work (approve mode: Admin API, the driver and
+ * Slack behind every incident), and with the alarms held back (notify mode with no Atlas
+ * credentials, no connection string and no Slack: each alarm still runs, but does no outbound work),
+ * to show how much the alarms' work competes with intake on 2 cores.
+ */
+import { type LoadResult, load } from "./load.ts";
+import type { Part } from "./part.ts";
+import { row } from "./results.ts";
+import { connectionAlert, hexId, startWorld, type World } from "./world.ts";
+
+const PROJECTS = Array.from({ length: 20 }, (_, i) => hexId("b1a5", i + 1));
+const CLUSTER = "Cluster0";
+const SECONDS = 8;
+
+function fullVars(world: Parameters<Parameters<typeof startWorld>[0]["vars"]>[0]): Record<string, string> {
+  for (const groupId of PROJECTS) world.atlas.addCluster(groupId, { name: CLUSTER, tier: "M0" });
+  const target = world.platforms.target("vercel", "bench-web", { clusters: [CLUSTER] });
+  return {
+    RESPONDER_MODE: "approve",
+    ATLAS_API_BASE_URL: world.atlas.baseUrl,
+    ATLAS_CLIENT_ID: world.atlas.credentials.serviceAccount.clientId,
+    ATLAS_CLIENT_SECRET: world.atlas.credentials.serviceAccount.clientSecret,
+    BENCH_URI: world.mongo.uri(),
+    CLUSTERS: JSON.stringify(
+      PROJECTS.map((groupId) => ({ groupId, name: CLUSTER, tier: "M0", uriSecret: "BENCH_URI" })),
+    ),
+    TARGETS: JSON.stringify([target.target]),
+    ...target.secrets,
+    SLACK_API_BASE_URL: world.slack.apiBaseUrl,
+    SLACK_BOT_TOKEN: world.slack.token,
+    SLACK_CHANNEL: world.slack.channel("incidents").id,
+    SLACK_SIGNING_SECRET: world.slack.signingSecret,
+  };
+}
+
+function heldBackVars(): Record<string, string> {
+  return { RESPONDER_MODE: "notify" };
+}
+
+/** Distinct alerts, round-robin over the projects. */
+function alerts(prefix: string) {
+  let n = 0;
+  return () => {
+    n += 1;
+    const groupId = PROJECTS[n % PROJECTS.length]!;
+    return {
+      body: connectionAlert({ id: hexId(prefix, n), groupId, cluster: CLUSTER, percent: 85 }),
+      event: "alert.open",
+    };
+  };
+}
+
+async function measure(world: World, prefix: string) {
+  const webhook = (p: string) => ({ kind: "webhook" as const, secret: world.webhookSecret, next: alerts(p) });
+  const healthz = { kind: "get" as const, path: "/healthz" };
+  // Warm up: the isolate, the ledgers (first delivery per project opens its incident), the JIT.
+  await load(healthz, { base: world.base, connections: 10, duration: 2 });
+  await load(webhook(`${prefix}0`), { base: world.base, connections: 10, duration: 2 });
+  const maxHealthz = await load(healthz, { base: world.base, connections: 50, duration: SECONDS });
+  const maxIntake = await load(webhook(`${prefix}1`), {
+    base: world.base,
+    connections: 50,
+    duration: SECONDS,
+  });
+  const rateHealthz = await load(healthz, {
+    base: world.base,
+    connections: 10,
+    duration: SECONDS,
+    rate: 100,
+  });
+  const rateIntake = await load(webhook(`${prefix}2`), {
+    base: world.base,
+    connections: 10,
+    duration: SECONDS,
+    rate: 100,
+  });
+  return { maxHealthz, maxIntake, rateHealthz, rateIntake };
+}
+
+function describe(r: LoadResult): string {
+  return `${r.throughput.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.ok}/${r.sent} 2xx${r.errors ? `, ${r.errors} errors` : ""}`;
+}
+
+export const intake: Part = {
+  name: "intake",
+  async run({ say }) {
+    say("intake: full alarm work (approve mode, Admin API, driver, Slack)");
+    const full = await startWorld({ vars: fullVars });
+    let a: Awaited<ReturnType<typeof measure>>;
+    try {
+      a = await measure(full, "a1");
+    } finally {
+      await full.close();
+    }
+    for (const [k, v] of Object.entries(a)) say(`  ${k}: ${describe(v)}`);
+
+    say("intake: alarms held back (notify mode, no outbound work)");
+    const held = await startWorld({ vars: heldBackVars });
+    let b: Awaited<ReturnType<typeof measure>>;
+    try {
+      b = await measure(held, "b1");
+    } finally {
+      await held.close();
+    }
+    for (const [k, v] of Object.entries(b)) say(`  ${k}: ${describe(v)}`);
+
+    const allOk = (m: typeof a) =>
+      m.maxIntake.non2xx + m.maxIntake.errors + m.rateIntake.non2xx + m.rateIntake.errors;
+    return [
+      row({ name: "healthz throughput @50 conns", value: a.maxHealthz.throughput, unit: "req/s" }),
+      row({
+        name: "intake throughput @50 conns",
+        value: a.maxIntake.throughput,
+        unit: "req/s",
+        baseline: a.maxHealthz.throughput,
+        goal: { min: 0.6 },
+      }),
+      row({
+        name: "intake p50 @100 req/s",
+        value: a.rateIntake.p50,
+        unit: "ms",
+        baseline: a.rateHealthz.p50,
+        goal: { max: 2 },
+      }),
+      row({
+        name: "intake p99 @100 req/s",
+        value: a.rateIntake.p99,
+        unit: "ms",
+        baseline: a.rateHealthz.p99,
+        goal: { max: 1.5 },
+      }),
+      row({ name: "intake non-2xx answers", value: allOk(a), unit: "count", goal: { max: 0 } }),
+      row({
+        name: "intake throughput, alarms held back",
+        value: b.maxIntake.throughput,
+        unit: "req/s",
+        baseline: b.maxHealthz.throughput,
+        goal: { min: 0.6 },
+      }),
+      row({
+        name: "intake p50 @100 req/s, alarms held back",
+        value: b.rateIntake.p50,
+        unit: "ms",
+        baseline: b.rateHealthz.p50,
+        goal: { max: 2 },
+      }),
+      row({
+        name: "intake p99 @100 req/s, alarms held back",
+        value: b.rateIntake.p99,
+        unit: "ms",
+        baseline: b.rateHealthz.p99,
+        goal: { max: 1.5 },
+      }),
+    ];
+  },
+};
