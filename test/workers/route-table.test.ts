@@ -6,16 +6,22 @@
  * (`app.routes`), so a route added without a row here fails the first test. Methods a path does not
  * serve answer 405 with the path's `Allow` list.
  *
+ * While ATLAS_WEBHOOK_SECRET_PREVIOUS / SLACK_SIGNING_SECRET_PREVIOUS are set (the test bindings
+ * set both) the old secrets open their doors too; an app on the same environment with them unset
+ * refuses the old ones.
+ *
  * Atlas signatures carry no timestamp, so they have no "expired" case; the login form's credential
  * is ADMIN_TOKEN itself, which does not expire either.
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { signAtlasBody } from "../../src/atlas/webhook-signature.ts";
+import { parseConfig } from "../../src/config/schema.ts";
 import { sameSecret } from "../../src/http/admin-auth.ts";
 import { createApp } from "../../src/http/app.ts";
 import { csrfToken } from "../../src/http/dashboard/csrf.ts";
 import { SESSION_COOKIE, SESSION_TTL_MS, signSession } from "../../src/http/dashboard/session.ts";
+import { createLedgerGateway, type LedgerBindings } from "../../src/ledger/gateway.ts";
 import { DISK_ALERT_OPEN } from "../fixtures/atlas-alerts.ts";
 import { TEST_SECRETS } from "./bindings.ts";
 import { BASE, captureLogs } from "./support.ts";
@@ -45,8 +51,10 @@ const OTHER_ADMIN_TOKEN = "another-admin-token-not-this-one-0c1f";
 const INCIDENT = "e2e000000000000000000004-0000000000zzzzz";
 const encoder = new TextEncoder();
 
+/** Where the rows' requests go: the Worker itself, unless a test points them at another app. */
+let serve = (request: Request): Promise<Response> => exports.default.fetch(request);
 const fetchWorker = (path: string, init: RequestInit = {}) =>
-  exports.default.fetch(new Request(`${BASE}${path}`, { redirect: "manual", ...init }));
+  serve(new Request(`${BASE}${path}`, { redirect: "manual", ...init }));
 
 // ---- credentials, one builder per kind ----------------------------------------------------------
 
@@ -490,5 +498,48 @@ describe("sameSecret, the bearer, login and CSRF comparison", () => {
     expect(await sameSecret(TEST_SECRETS.ADMIN_TOKEN.slice(0, -1), TEST_SECRETS.ADMIN_TOKEN)).toBe(false);
     expect(await sameSecret("", TEST_SECRETS.ADMIN_TOKEN)).toBe(false);
     expect(await sameSecret("é", "e\u0301")).toBe(false);
+  });
+});
+
+describe("secret rotation at the doors", () => {
+  type Bindings = LedgerBindings & Record<string, unknown>;
+  /** The Worker's app on this environment with the `_PREVIOUS` secrets unset: the rotation is over. */
+  const rotated = createApp<Bindings>({
+    version: "0.0.0",
+    config: (e) =>
+      parseConfig({ ...e, ATLAS_WEBHOOK_SECRET_PREVIOUS: "", SLACK_SIGNING_SECRET_PREVIOUS: "" }),
+    ledgers: (e) => createLedgerGateway(e),
+  });
+
+  /** Sends a row's request for `credential` to the app with no previous secrets. */
+  async function sendRotated(route: string, credential: Credential): Promise<Response> {
+    const row = ROWS.find((r) => r.route === route)!;
+    const worker = serve;
+    serve = async (request) => rotated.fetch(request, env as unknown as Bindings);
+    try {
+      return await row.send(credential);
+    } finally {
+      serve = worker;
+    }
+  }
+
+  it("accepts the previous secrets beside the current ones while set, and says so in the log", async () => {
+    const atlas = ROWS.find((r) => r.route === "/webhooks/atlas")!;
+    expect((await atlas.send("previous")).status).toBe(202);
+    expect(logs.of("webhook.recorded").at(-1)).toMatchObject({ signedWith: "previous secret" });
+    expect((await atlas.send("right")).status).toBe(202);
+    expect(logs.of("webhook.recorded").at(-1)).not.toHaveProperty("signedWith");
+    const slack = ROWS.find((r) => r.route === "/slack/actions")!;
+    expect((await slack.send("previous")).status).toBe(400);
+    expect(logs.of("slack.previous-secret")).toHaveLength(1);
+  });
+
+  it("refuses the old secret once its _PREVIOUS entry is unset, and still takes the current one", async () => {
+    expect((await sendRotated("/webhooks/atlas", "previous")).status).toBe(401);
+    expect((await sendRotated("/webhooks/atlas", "right")).status).toBe(202);
+    expect((await sendRotated("/slack/actions", "previous")).status).toBe(401);
+    expect((await sendRotated("/slack/actions", "right")).status).toBe(400);
+    expect(logs.of("webhook.rejected").map((l) => l.reason)).toEqual(["signature mismatch"]);
+    expect(logs.of("slack.actions-rejected").map((l) => l.reason)).toEqual(["signature mismatch"]);
   });
 });
