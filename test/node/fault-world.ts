@@ -35,7 +35,7 @@ import { createCoreDeps } from "../../src/wiring/core-deps.ts";
 import { alertWith, M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 
 /** Real time a hung call is given before it counts as timed out. */
-export const TIMEOUT_MS = 1_000;
+export const TIMEOUT_MS = 1_500;
 export const START = Date.parse("2026-09-01T09:00:00Z");
 export const GROUP = "66f000000000000000000a01";
 export const CLUSTER = "Cluster0";
