@@ -111,23 +111,23 @@ export function analyseSite(module: ModuleFacts, site: ClientSite, reach: Reach)
     break;
   }
   const scope = inFunction ? owner : module.program;
-  const mentions = (node: Node | null | undefined): boolean => {
-    let found = false;
-    if (node)
-      walk(node, (n) => {
-        if (n.type === "Identifier" && holders.has(n.name)) found = true;
-        return !found;
-      });
-    return found;
-  };
+  // Follow the value through local names: `const db = client.db()`, `cached = client`, … Each round
+  // is one walk; a name found in a round is followed in the next.
   for (let round = 0; round < 3; round++) {
     const before = holders.size;
-    walk(scope, (node) => {
-      if (node.type === "VariableDeclarator" && node.id.type === "Identifier" && mentions(node.init))
-        holders.add(node.id.name);
-      if (node.type === "AssignmentExpression" && mentions(node.right)) {
-        if (inFunction && isCacheTarget(node.left)) cached = true;
-        else if (node.left.type === "Identifier") holders.add(node.left.name);
+    walk(scope, (node, ancestors) => {
+      if (node.type !== "Identifier" || !holders.has(node.name)) return true;
+      let child: Node = node;
+      for (let i = ancestors.length - 1; i >= 0; i--) {
+        const a = ancestors[i]!;
+        if (isFunction(a)) break;
+        if (a.type === "VariableDeclarator" && a.init === child && a.id.type === "Identifier")
+          holders.add(a.id.name);
+        if (a.type === "AssignmentExpression" && a.right === child) {
+          if (inFunction && isCacheTarget(a.left)) cached = true;
+          else if (a.left.type === "Identifier") holders.add(a.left.name);
+        }
+        child = a;
       }
       return true;
     });

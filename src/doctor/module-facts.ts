@@ -28,7 +28,6 @@ export type ExportTarget = { local: string } | { chunk: number } | { source: str
 
 export interface Chunk {
   id: number;
-  node: Node;
   refs: Set<string>;
   members: Array<[string, string]>;
 }
@@ -112,19 +111,27 @@ export function moduleFacts(file: string, code: string, program: Node): ModuleFa
     relativeSpecifiers: [],
     identifiers: new Set(),
   };
+  const nodes: Node[] = [];
   const addChunk = (node: Node, names: string[]) => {
     const id = m.chunks.length;
-    m.chunks.push({ id, node, refs: new Set(), members: [] });
+    m.chunks.push({ id, refs: new Set(), members: [] });
+    nodes.push(node);
     for (const name of names) m.topLevel.set(name, id);
     return id;
   };
   for (const statement of program.body as Node[]) collectTopLevel(m, statement, addChunk);
   const names = bindingNames(m);
-  for (const chunk of m.chunks) walkChunk(m, chunk, names);
+  for (const chunk of m.chunks) walkChunk(m, chunk, nodes[chunk.id]!, names);
   for (const fn of m.entryFns) collectRefs(fn, m.entryRefs, m.entryMembers);
   const useServer = (program.directives ?? []).some((d: Node) => d.value.value === "use server");
   const entryNames = useServer ? [...m.exports.keys()] : entryExportNames(file);
   for (const name of entryNames) markEntryExport(m, name);
+  // Only files that create a client are read again (by the site analysis and the patch): the
+  // syntax trees of the others are let go, so a large app is held in memory as facts, not trees.
+  if (m.clients.length === 0 && m.libraries.length === 0) {
+    m.program = { type: "Program", start: 0, end: 0, loc: program.loc, body: [], directives: [] };
+    m.entryFns.clear();
+  }
   return m;
 }
 
@@ -316,8 +323,8 @@ function collectRefs(root: Node, refs: Set<string>, members: Array<[string, stri
   });
 }
 
-function walkChunk(m: ModuleFacts, chunk: Chunk, names: Names): void {
-  walk(chunk.node, (node, ancestors) => {
+function walkChunk(m: ModuleFacts, chunk: Chunk, root: Node, names: Names): void {
+  walk(root, (node, ancestors) => {
     switch (node.type) {
       case "Identifier":
         m.identifiers.add(node.name);

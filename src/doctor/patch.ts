@@ -7,7 +7,7 @@
 import path from "node:path";
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import type { App } from "./app.ts";
-import { keyName, memberPath, type Node, unwrap, walk } from "./ast.ts";
+import { keyName, memberPath, type Node, patternNames, requireSource, unwrap, walk } from "./ast.ts";
 import { type CachedModuleSpec, cachedModuleSource } from "./cached-module.ts";
 import type { SiteAnalysis } from "./client-sites.ts";
 import type { ModuleFacts } from "./module-facts.ts";
@@ -20,6 +20,8 @@ interface Edit {
 }
 
 type Export = "get" | "connect" | "mongoose" | "connection";
+
+const DRIVERS = new Set(["mongodb", "mongoose"]);
 
 /** The diff, or "" when nothing needs to change. */
 export function buildPatch(app: App, diagnosis: Diagnosis): string {
@@ -117,16 +119,19 @@ export function buildPatch(app: App, diagnosis: Diagnosis): string {
   ];
   for (const [m, e] of [...edits].sort(([a], [b]) => (a.file < b.file ? -1 : 1))) {
     const local = localNames(m, e.uses, names);
-    const all = [...e.edits, importEdit(m, target, [...e.uses], names, local, style, app)];
-    let text = m.code;
-    let floor = Number.POSITIVE_INFINITY;
-    for (const edit of all.sort((x, y) => y.start - x.start || y.end - x.end)) {
-      // Two edits never overlap in practice; if they did, the outer one would lose its inner text.
-      if (edit.end > floor) continue;
-      text = text.slice(0, edit.start) + edit.text + text.slice(edit.end);
-      floor = edit.start;
+    const apply = (list: Edit[]) =>
+      applyEdits(m.code, list).replace(/\0(connection|connect|get|mongoose)/g, (_, k: Export) => local[k]);
+    const insert = importEdit(m, target, [...e.uses], names, local, style, app);
+    let text = apply([...e.edits, insert]);
+    // An import of the driver the file no longer uses goes; the new import takes its place.
+    const removals: Edit[] = [];
+    let placed = insert;
+    for (const statement of unusedDriverImports(m, text)) {
+      if (insert.start === statement.end)
+        placed = { start: statement.start, end: statement.end, text: insert.text.replace(/^\n/, "") };
+      else removals.push(wholeLines(m.code, statement.start, statement.end));
     }
-    text = text.replace(/\0(connection|connect|get|mongoose)/g, (_, k: Export) => local[k]);
+    if (placed !== insert || removals.length > 0) text = apply([...e.edits, ...removals, placed]);
     parts.push(
       createTwoFilesPatch(`a/${m.file}`, `b/${m.file}`, m.code, text, undefined, undefined, {
         headerOptions: FILE_HEADERS_ONLY,
@@ -134,6 +139,50 @@ export function buildPatch(app: App, diagnosis: Diagnosis): string {
     );
   }
   return parts.join("");
+}
+
+function applyEdits(code: string, edits: Edit[]): string {
+  let text = code;
+  let floor = Number.POSITIVE_INFINITY;
+  for (const edit of [...edits].sort((x, y) => y.start - x.start || y.end - x.end)) {
+    // Edits never overlap in practice; if two did, the second is dropped rather than garbled.
+    if (edit.end > floor) continue;
+    text = text.slice(0, edit.start) + edit.text + text.slice(edit.end);
+    floor = edit.start;
+  }
+  return text;
+}
+
+/** Top-level imports or requires of mongodb/mongoose whose names the rewritten `text` no longer uses. */
+function unusedDriverImports(m: ModuleFacts, text: string): Node[] {
+  const unused: Node[] = [];
+  for (const s of m.program.body as Node[]) {
+    let names: string[] = [];
+    if (s.type === "ImportDeclaration" && s.importKind !== "type" && DRIVERS.has(s.source.value))
+      names = (s.specifiers as Node[]).map((spec) => spec.local.name);
+    else if (s.type === "VariableDeclaration" && s.declarations.length === 1) {
+      const init = unwrap(s.declarations[0].init);
+      const source =
+        requireSource(init) ?? (init?.type === "MemberExpression" ? requireSource(init.object) : null);
+      if (source && DRIVERS.has(source)) names = patternNames(s.declarations[0].id);
+    }
+    if (names.length === 0) continue;
+    const own = m.code.slice(s.start, s.end);
+    const uses = (name: string, within: string) =>
+      within.match(new RegExp(`(?<![\\w$])${name.replace(/\$/g, "\\$")}(?![\\w$])`, "g"))?.length ?? 0;
+    if (names.every((n) => uses(n, text) === uses(n, own))) unused.push(s);
+  }
+  return unused;
+}
+
+/** The range of [start, end) widened to its whole lines when nothing else shares them. */
+function wholeLines(code: string, start: number, end: number): Edit {
+  const lineStart = code.lastIndexOf("\n", start - 1) + 1;
+  const lineEnd = code.indexOf("\n", end);
+  const stop = lineEnd < 0 ? code.length : lineEnd;
+  if (code.slice(lineStart, start).trim() === "" && code.slice(end, stop).trim() === "")
+    return { start: lineStart, end: lineEnd < 0 ? code.length : lineEnd + 1, text: "" };
+  return { start, end, text: "" };
 }
 
 function isCallback(node: Node): boolean {

@@ -141,15 +141,16 @@ describe("doctor --patch", () => {
       [
         "--- a/lib/db.ts",
         "+++ b/lib/db.ts",
-        "@@ -1,5 +1,6 @@",
-        ' import { MongoClient } from "mongodb";',
+        "@@ -1,5 +1,5 @@",
+        '-import { MongoClient } from "mongodb";',
         '+import { getMongoClient } from "./mongodb";',
         " ",
         "-const client = new MongoClient(process.env.MONGODB_URI!, { maxPoolSize: 10 });",
         "+const client = getMongoClient();",
       ].join("\n"),
     );
-    // utils/database.ts already has a connectToDatabase of its own: the import is aliased.
+    // utils/database.ts already has a connectToDatabase of its own: the import is aliased; it still
+    // names the MongoClient type, so its driver import stays.
     const database = readFileSync(path.join(dirOf("seed-three-files"), "utils/database.ts"), "utf8");
     expect(database).toContain(
       'import { connectToDatabase as sharedConnectToDatabase } from "../lib/mongodb";',
