@@ -60,6 +60,8 @@ export type RunOverrides = Partial<CoreDeps> & { slack?: SlackClient | null; not
 export class Ledger extends DurableObject<LedgerEnv> {
   private readonly store: LedgerStore;
   private config: Config | null = null;
+  /** Set once the index knows this project: the registration never changes after that. */
+  private registered = false;
   /** The clock of intake and decisions; the alarm's comes with its dependencies. */
   private readonly now = () => new Date();
 
@@ -82,7 +84,8 @@ export class Ledger extends DurableObject<LedgerEnv> {
     const outcome = this.store.transaction(() =>
       applyDelivery(this.store, delivery, this.now(), newIncidentId),
     );
-    await this.reschedule();
+    // A duplicate wrote nothing, so the next wake-up is the one already scheduled.
+    if (outcome.status !== "duplicate") await this.reschedule();
     return outcome;
   }
 
@@ -258,14 +261,21 @@ export class Ledger extends DurableObject<LedgerEnv> {
 
   private async reschedule(): Promise<void> {
     const next = this.store.earliestWake();
+    // getAlarm() is answered from the runtime's cache; an unchanged alarm is not written again.
+    const current = await this.ctx.storage.getAlarm();
+    if (next === current) return;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
   }
 
   /** Tells the index about this project once; safe to repeat, so concurrent first calls are fine. */
   private async ensureRegistered(groupId: string): Promise<void> {
-    if (this.store.registeredGroupId() !== null) return;
+    if (this.registered || this.store.registeredGroupId() !== null) {
+      this.registered = true;
+      return;
+    }
     await this.env.LEDGER_INDEX.getByName("index").register(groupId, this.now().toISOString());
     this.store.markRegistered(groupId);
+    this.registered = true;
   }
 }
