@@ -9,11 +9,11 @@
 import { type LoadResult, load } from "./load.ts";
 import type { Part } from "./part.ts";
 import { row } from "./results.ts";
-import { connectionAlert, hexId, startWorld, type World } from "./world.ts";
+import { checkoutTree, connectionAlert, hexId, startWorld, type World } from "./world.ts";
 
 const PROJECTS = Array.from({ length: 20 }, (_, i) => hexId("b1a5", i + 1));
 const CLUSTER = "Cluster0";
-const SECONDS = 8;
+const SECONDS = 6;
 
 function fullVars(world: Parameters<Parameters<typeof startWorld>[0]["vars"]>[0]): Record<string, string> {
   for (const groupId of PROJECTS) world.atlas.addCluster(groupId, { name: CLUSTER, tier: "M0" });
@@ -84,76 +84,86 @@ function describe(r: LoadResult): string {
   return `${r.throughput.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.ok}/${r.sent} 2xx${r.errors ? `, ${r.errors} errors` : ""}`;
 }
 
+type Measured = Awaited<ReturnType<typeof measure>>;
+
+async function measureWorld(
+  vars: Parameters<typeof startWorld>[0]["vars"],
+  prefix: string,
+  tree: string | undefined,
+): Promise<Measured> {
+  const world = await startWorld({ vars, ...(tree ? { tree } : {}) });
+  try {
+    return await measure(world, prefix);
+  } finally {
+    await world.close();
+  }
+}
+
+function rows(m: Measured, suffix: string, withHealthz: boolean) {
+  const failures = m.maxIntake.non2xx + m.maxIntake.errors + m.rateIntake.non2xx + m.rateIntake.errors;
+  return [
+    ...(withHealthz
+      ? [
+          row({
+            name: `healthz throughput @50 conns${suffix}`,
+            value: m.maxHealthz.throughput,
+            unit: "req/s",
+          }),
+        ]
+      : []),
+    row({
+      name: `intake throughput @50 conns${suffix}`,
+      value: m.maxIntake.throughput,
+      unit: "req/s",
+      baseline: m.maxHealthz.throughput,
+      goal: { min: 0.6 },
+    }),
+    row({
+      name: `intake p50 @100 req/s${suffix}`,
+      value: m.rateIntake.p50,
+      unit: "ms",
+      baseline: m.rateHealthz.p50,
+      goal: { max: 2 },
+    }),
+    row({
+      name: `intake p99 @100 req/s${suffix}`,
+      value: m.rateIntake.p99,
+      unit: "ms",
+      baseline: m.rateHealthz.p99,
+      goal: { max: 1.5 },
+    }),
+    row({ name: `intake non-2xx answers${suffix}`, value: failures, unit: "count", goal: { max: 0 } }),
+  ];
+}
+
 export const intake: Part = {
   name: "intake",
-  async run({ say }) {
+  async run({ say, before }) {
+    const out = [];
+    const report = (label: string, m: Measured) => {
+      for (const [k, v] of Object.entries(m)) say(`  ${label} ${k}: ${describe(v)}`);
+    };
     say("intake: full alarm work (approve mode, Admin API, driver, Slack)");
-    const full = await startWorld({ vars: fullVars });
-    let a: Awaited<ReturnType<typeof measure>>;
-    try {
-      a = await measure(full, "a1");
-    } finally {
-      await full.close();
-    }
-    for (const [k, v] of Object.entries(a)) say(`  ${k}: ${describe(v)}`);
+    const full = await measureWorld(fullVars, "a1", undefined);
+    report("full", full);
+    out.push(...rows(full, "", true));
 
     say("intake: alarms held back (notify mode, no outbound work)");
-    const held = await startWorld({ vars: heldBackVars });
-    let b: Awaited<ReturnType<typeof measure>>;
-    try {
-      b = await measure(held, "b1");
-    } finally {
-      await held.close();
-    }
-    for (const [k, v] of Object.entries(b)) say(`  ${k}: ${describe(v)}`);
+    const held = await measureWorld(heldBackVars, "b1", undefined);
+    report("held back", held);
+    out.push(...rows(held, ", alarms held back", false));
 
-    const allOk = (m: typeof a) =>
-      m.maxIntake.non2xx + m.maxIntake.errors + m.rateIntake.non2xx + m.rateIntake.errors;
-    return [
-      row({ name: "healthz throughput @50 conns", value: a.maxHealthz.throughput, unit: "req/s" }),
-      row({
-        name: "intake throughput @50 conns",
-        value: a.maxIntake.throughput,
-        unit: "req/s",
-        baseline: a.maxHealthz.throughput,
-        goal: { min: 0.6 },
-      }),
-      row({
-        name: "intake p50 @100 req/s",
-        value: a.rateIntake.p50,
-        unit: "ms",
-        baseline: a.rateHealthz.p50,
-        goal: { max: 2 },
-      }),
-      row({
-        name: "intake p99 @100 req/s",
-        value: a.rateIntake.p99,
-        unit: "ms",
-        baseline: a.rateHealthz.p99,
-        goal: { max: 1.5 },
-      }),
-      row({ name: "intake non-2xx answers", value: allOk(a), unit: "count", goal: { max: 0 } }),
-      row({
-        name: "intake throughput, alarms held back",
-        value: b.maxIntake.throughput,
-        unit: "req/s",
-        baseline: b.maxHealthz.throughput,
-        goal: { min: 0.6 },
-      }),
-      row({
-        name: "intake p50 @100 req/s, alarms held back",
-        value: b.rateIntake.p50,
-        unit: "ms",
-        baseline: b.rateHealthz.p50,
-        goal: { max: 2 },
-      }),
-      row({
-        name: "intake p99 @100 req/s, alarms held back",
-        value: b.rateIntake.p99,
-        unit: "ms",
-        baseline: b.rateHealthz.p99,
-        goal: { max: 1.5 },
-      }),
-    ];
+    if (before) {
+      say(`intake: the Worker as it was at ${before}, full alarm work`);
+      const tree = checkoutTree(before);
+      try {
+        const then = await measureWorld(fullVars, "c1", tree.dir);
+        report(`before ${before}`, then);
+        out.push(...rows(then, ` [before: ${before}]`, false));
+      } finally {
+        tree.remove();
+      }
+    }
+    return out;
   },
 };

@@ -19,13 +19,18 @@ process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 
 const PARTS: Part[] = [intake, storm, reaction, plan, bundle, doctor];
-const USAGE = `usage: npm run bench [-- --only ${PARTS.map((p) => p.name).join("|")}[,…]] [--markdown] [--out FILE]`;
+const USAGE = `usage: npm run bench [-- --only ${PARTS.map((p) => p.name).join("|")}[,…]] [--before REV] [--markdown] [--out FILE]
+  --only      run only these parts
+  --before    also measure intake on the Worker as it was at commit REV (a before/after in one run)
+  --markdown  print the table as Markdown
+  --out       write the rows here instead of bench/results.json`;
 
-let values: { only?: string; markdown?: boolean; out?: string; help?: boolean };
+let values: { only?: string; before?: string; markdown?: boolean; out?: string; help?: boolean };
 try {
   ({ values } = parseArgs({
     options: {
       only: { type: "string" },
+      before: { type: "string" },
       markdown: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -54,7 +59,7 @@ const rows: Row[] = [];
 let failed = false;
 for (const part of PARTS.filter((p) => wanted.includes(p.name))) {
   try {
-    rows.push(...(await part.run({ say })));
+    rows.push(...(await part.run({ say, before: values.before ?? null })));
   } catch (error) {
     failed = true;
     say(`${part.name} failed: ${(error as Error).stack ?? error}`);

@@ -5,9 +5,9 @@
  * 0600 `--env-file`. wrangler runs under sandbox/guard.ts, so it and workerd end with this process
  * even when it is killed outright; `stopAll()` (also on SIGINT/SIGTERM) stops everything started.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -36,6 +36,8 @@ export interface WorldOptions {
   vars(fakes: Fakes): Record<string, string>;
   /** Where the Durable Objects' state folder goes (default: a new temporary folder). */
   stateRoot?: string;
+  /** The responder's source at an earlier commit (see `checkoutTree`), for a before/after in one run. */
+  tree?: string;
   /** Another Worker's wrangler.toml (the hello-world baseline); default the responder's. */
   wranglerToml?: string;
   /** The path that must answer 200 before the world is ready; default /healthz. */
@@ -175,7 +177,10 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     const dir = mkdtempSync(path.join(tmpdir(), "atlas-responder-bench-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const configPath = path.join(dir, "wrangler.toml");
-    writeFileSync(configPath, options.wranglerToml ?? benchWranglerToml(), { mode: 0o600 });
+    const toml =
+      options.wranglerToml ??
+      benchWranglerToml(options.tree ? path.join(options.tree, "src", "index.ts") : undefined);
+    writeFileSync(configPath, toml, { mode: 0o600 });
 
     const port = await freePort();
     const inspectorPort = await freePort();
@@ -455,4 +460,23 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * The Worker's source (src/ and package.json) at commit `rev`, in a temporary folder that shares
+ * this checkout's node_modules: the "before" of a before/after measured in the same run.
+ */
+export function checkoutTree(rev: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), "atlas-responder-bench-tree-"));
+  const archive = spawnSync("git", ["-C", ROOT, "archive", "--format=tar", rev, "src", "package.json"], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (archive.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`git archive ${rev} failed: ${String(archive.stderr).trim()}`);
+  }
+  const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
+  if (untar.status !== 0) throw new Error("could not unpack the earlier tree");
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
