@@ -28,6 +28,7 @@ import {
   type Db,
   MongoClient,
   type MongoClientOptions,
+  MongoError,
   MongoNetworkError,
   MongoNetworkTimeoutError,
   MongoServerError,
@@ -364,6 +365,17 @@ function classify(error: unknown, serverSelectionTimeoutMS: number): Failure {
   if ([...codes].some((code) => DNS_CODES.has(code)) || chain.some(isDnsError)) {
     return failure("not-found", "the cluster's host name did not resolve");
   }
+  if (
+    chain.some(isDroppedConnection) &&
+    !chain.some(isHandshakeError) &&
+    !(error instanceof MongoServerSelectionError)
+  ) {
+    // Dropped after the handshake, while a command ran: not the full-cluster sign below.
+    return failure(
+      "unknown",
+      "MongoDB closed the connection in the middle of a command (a restart, a failover or a network cut)",
+    );
+  }
   if (chain.some(isDroppedConnection)) {
     return failure("refused", "MongoDB accepted the connection and closed it before the handshake finished", [
       {
@@ -403,6 +415,11 @@ function causes(error: unknown): unknown[] {
   };
   visit(error, 0);
   return out;
+}
+
+/** The driver labels a connection that failed while it was being set up (the handshake). */
+function isHandshakeError(e: unknown): boolean {
+  return e instanceof MongoError && e.hasErrorLabel("HandshakeError");
 }
 
 /** The peer closed or reset a connection it had accepted (a full mongod's answer). */

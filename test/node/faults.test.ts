@@ -31,8 +31,9 @@ interface Row {
   slack: { posts: number; messages: 0 | 1; updates?: number };
   /** The Slack message's headline as a reader sees it at the end, and lines it must show. */
   shows?: RegExp[];
-  /** What the message's first version showed (while the fault was on). */
+  /** What the message's first version showed (while the fault was on), and did not. */
   firstShows?: RegExp[];
+  firstHides?: RegExp[];
   /** Retry waits the clients asked for, in ms (the clock moved by them; nobody slept). */
   sleeps?: (sleeps: number[]) => void;
   /** Journal details to check, by `step:status`. */
@@ -155,10 +156,13 @@ const ROWS: Row[] = [
     fault: (w) => w.mongo.dropMidCommand({ command: "serverStatus" }),
     state: "resolved",
     steps: PARTIAL,
-    sources: { mongodb: /closed/, "atlas-admin": null },
+    sources: { mongodb: /^MongoDB closed the connection in the middle of a command/, "atlas-admin": null },
     redeploys: { sent: 1, landed: 1 },
     slack: { posts: 1, messages: 1, updates: 2 },
     shows: [RESOLVED],
+    firstShows: [/:warning: mongodb: MongoDB closed the connection in the middle of a command/],
+    // A drop mid-command is not the sign of a full cluster (that one is a drop during the handshake).
+    firstHides: [/drops new connections unanswered/],
     sleeps: none,
   },
   {
@@ -427,6 +431,7 @@ describe("the fault matrix", () => {
       for (const pattern of row.shows ?? []) expect(shown).toMatch(pattern);
       const first = w.slack.history(messages[0].ts)[0]!;
       for (const pattern of row.firstShows ?? []) expect(JSON.stringify(first.blocks)).toMatch(pattern);
+      for (const pattern of row.firstHides ?? []) expect(JSON.stringify(first.blocks)).not.toMatch(pattern);
     }
 
     // Waits went to the clock: none of them was slept.
