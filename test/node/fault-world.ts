@@ -135,6 +135,8 @@ export class FaultWorld {
   readonly config: Config;
   private readonly http: NodeFetch;
   readonly slackClient: SlackClient;
+  /** Every credential the responder holds: none may appear in a journal, a log or a message. */
+  readonly secrets: string[];
 
   private constructor(parts: {
     time: { ms: number };
@@ -147,6 +149,7 @@ export class FaultWorld {
     config: Config;
     http: NodeFetch;
     slackClient: SlackClient;
+    secrets: string[];
   }) {
     this.time = parts.time;
     this.atlas = parts.atlas;
@@ -158,6 +161,7 @@ export class FaultWorld {
     this.config = parts.config;
     this.http = parts.http;
     this.slackClient = parts.slackClient;
+    this.secrets = parts.secrets;
   }
 
   static async start(options: WorldOptions = {}): Promise<FaultWorld> {
@@ -207,7 +211,27 @@ export class FaultWorld {
       timeoutMs: TIMEOUT_MS,
       sleep: (ms) => world.sleep(ms),
     });
-    world = new FaultWorld({ time, atlas, mongo, platforms, slack, store, index, config, http, slackClient });
+    const secrets = [
+      env.ATLAS_WEBHOOK_SECRET!,
+      env.ADMIN_TOKEN!,
+      env.ATLAS_CLIENT_SECRET!,
+      env.SLACK_BOT_TOKEN!,
+      env.SLACK_SIGNING_SECRET!,
+      ...Object.values(setup.secrets),
+    ];
+    world = new FaultWorld({
+      time,
+      atlas,
+      mongo,
+      platforms,
+      slack,
+      store,
+      index,
+      config,
+      http,
+      slackClient,
+      secrets,
+    });
     // A redeploy replaces the leaking processes: their connections go.
     platforms.onRedeploy(TARGET, () => world.fix());
     return world;

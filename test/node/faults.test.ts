@@ -434,6 +434,10 @@ describe("the fault matrix", () => {
       for (const pattern of row.firstHides ?? []) expect(JSON.stringify(first.blocks)).not.toMatch(pattern);
     }
 
+    // No credential in the journal, the logs or anything Slack received.
+    const said = JSON.stringify([w.journal(id), w.logs, w.slack.messages(), w.slack.calls()]);
+    for (const secret of w.secrets) expect(said).not.toContain(secret);
+
     // Waits went to the clock: none of them was slept.
     row.sleeps?.(w.sleeps);
     expect(w.logs.map((l) => l.event)).toEqual(row.logged ?? []);
