@@ -5,7 +5,8 @@
  * ready target and its secrets, `POST /__control/fail-next {platform, fault, target?, action?}`,
  * `POST /__control/in-progress {target, inProgress}`, `GET /__control/calls?target=…`, and
  * `POST /__control/on-redeploy {target, request: {method, url}}` to have the fake call a URL when a
- * redeploy is accepted.
+ * redeploy is accepted, and `POST /__control/release {target}` to let calls held by a `"hold"`
+ * fault go on.
  *
  * Trade-off: one fake for the whole run, shared by every test file. Its faults and call log are
  * keyed by target, so files stay independent as long as each uses its own target names.
