@@ -81,9 +81,14 @@ export class Ledger extends DurableObject<LedgerEnv> {
   /** Records one webhook delivery: dedupes it, opens/joins/closes the cluster's incident, journals it. */
   async recordAlert(delivery: AlertDelivery): Promise<DeliveryOutcome> {
     await this.ensureRegistered(delivery.alert.groupId);
-    const outcome = this.store.transaction(() =>
-      applyDelivery(this.store, delivery, this.now(), newIncidentId),
-    );
+    const outcome = this.store.transaction(() => {
+      const result = applyDelivery(this.store, delivery, this.now(), newIncidentId);
+      // With no Slack and no NOTIFY_WEBHOOK_URL, nothing waits to be sent: drop the marks here, as the
+      // alarm would, instead of waking it for every delivery that joins an incident.
+      if (this.settings.slack.kind === "none") this.store.clearSlackDue();
+      if (!this.settings.notify) this.store.clearNotifyDue();
+      return result;
+    });
     // A duplicate wrote nothing, so the next wake-up is the one already scheduled.
     if (outcome.status !== "duplicate") await this.reschedule();
     return outcome;
