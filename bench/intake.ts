@@ -93,7 +93,11 @@ async function measureWorld(
 ): Promise<Measured> {
   const world = await startWorld({ vars, ...(tree ? { tree } : {}) });
   try {
-    return await measure(world, prefix);
+    const measured = await measure(world, prefix);
+    const errors = new Set(world.errors().map((l) => l.replace(/"alertId":"[^"]*",?/, "")));
+    for (const line of [...errors].slice(0, 3))
+      process.stderr.write(`  the Worker logged ${line.slice(0, 400)}\n`);
+    return measured;
   } finally {
     await world.close();
   }
@@ -154,12 +158,16 @@ export const intake: Part = {
     out.push(...rows(held, ", alarms held back", false));
 
     if (before) {
-      say(`intake: the Worker as it was at ${before}, full alarm work`);
       const tree = checkoutTree(before);
       try {
+        say(`intake: the Worker as it was at ${before}, full alarm work`);
         const then = await measureWorld(fullVars, "c1", tree.dir);
         report(`before ${before}`, then);
         out.push(...rows(then, ` [before: ${before}]`, false));
+        say(`intake: the Worker as it was at ${before}, alarms held back`);
+        const thenHeld = await measureWorld(heldBackVars, "d1", tree.dir);
+        report(`before ${before} held back`, thenHeld);
+        out.push(...rows(thenHeld, `, alarms held back [before: ${before}]`, false));
       } finally {
         tree.remove();
       }

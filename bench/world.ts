@@ -63,6 +63,8 @@ export interface World extends Fakes {
   admin<T>(pathname: string): Promise<T>;
   /** wrangler's recent output (for a failure message). */
   output(): string;
+  /** The Worker's error log lines (JSON, level "error") among wrangler's recent output. */
+  errors(): string[];
   close(): Promise<void>;
 }
 
@@ -303,6 +305,11 @@ export async function startWorld(options: WorldOptions): Promise<World> {
         return (await response.json()) as T;
       },
       output: () => output.join(""),
+      errors: () =>
+        output
+          .join("")
+          .split("\n")
+          .filter((line) => line.includes('"level":"error"')),
       close,
     };
   } catch (error) {
