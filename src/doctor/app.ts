@@ -13,6 +13,7 @@ export type Platform = "Next.js" | "Vercel" | "Netlify" | "AWS Lambda";
 
 export interface Unparsed {
   file: string;
+  code: string;
   line: number;
   column: number;
   message: string;
@@ -105,7 +106,7 @@ export function loadApp(root: string): App {
     app.files++;
     const parsed = parseSource(code, file);
     if (parsed.ok) app.modules.set(file, moduleFacts(file, code, parsed.program));
-    else app.unparsed.push({ file, line: parsed.line, column: parsed.column, message: parsed.message });
+    else app.unparsed.push({ file, code, line: parsed.line, column: parsed.column, message: parsed.message });
   }
   return app;
 }

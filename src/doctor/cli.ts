@@ -66,8 +66,11 @@ export function doctor(argv: readonly string[], io: Io, colour: boolean): number
     const patch = buildPatch(app, diagnosis);
     if (patch) io.out(patch.replace(/\n$/, ""));
   } else if (values.json) io.out(jsonReport(diagnosis.findings, app.files));
-  else
-    io.out(humanReport(diagnosis.findings, app.files, (file) => app.modules.get(file)?.code ?? null, colour));
+  else {
+    const sourceOf = (file: string) =>
+      app.modules.get(file)?.code ?? app.unparsed.find((u) => u.file === file)?.code ?? null;
+    io.out(humanReport(diagnosis.findings, app.files, sourceOf, colour));
+  }
   return failing ? 1 : 0;
 }
 

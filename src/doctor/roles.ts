@@ -1,8 +1,9 @@
 /**
  * Which exports of a file run per call, from the file's place in the app: Next.js app-router route
  * handlers, pages and layouts, pages-router API routes and data functions, middleware, Vercel and
- * Netlify functions, and any exported `handler` (AWS Lambda). Server actions (`"use server"`) and
- * Express-style route registrations are found in the code itself (module-facts.ts).
+ * Netlify functions, and any exported `handler` (AWS Lambda); also the same roles in SvelteKit,
+ * Remix / React Router, Nuxt (Nitro) and Astro. Server actions (`"use server"`) and Express-style
+ * route registrations are found in the code itself (module-facts.ts).
  */
 
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -25,7 +26,17 @@ export function entryExportNames(file: string): string[] {
   if (under("pages")) {
     if (dirs.includes("api")) names.add("default");
     else names.add("getServerSideProps").add("getStaticProps").add("getInitialProps");
+    // Astro endpoints.
+    for (const m of [...HTTP_METHODS, "ALL"]) names.add(m);
   }
+  // SvelteKit endpoints, server load functions, form actions and hooks.
+  if (base === "+server") for (const m of [...HTTP_METHODS, "fallback"]) names.add(m);
+  if (base === "+page.server" || base === "+layout.server") names.add("load").add("actions");
+  if (base === "hooks.server") names.add("handle");
+  // Remix / React Router route modules.
+  if (under("app") && dirs.includes("routes")) names.add("loader").add("action");
+  // Nuxt / Nitro server handlers.
+  if (dirs[0] === "server" && ["api", "routes", "middleware"].includes(dirs[1] ?? "")) names.add("default");
   if ((dirs.length === 0 || (dirs.length === 1 && dirs[0] === "src")) && base === "middleware")
     names.add("middleware").add("default");
   if (dirs[0] === "api" || (dirs[0] === "netlify" && dirs[1] === "functions")) {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { doctor } from "../../src/doctor/cli.ts";
+import { entryExportNames } from "../../src/doctor/roles.ts";
 import { RULES } from "../../src/doctor/rules.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/doctor/", import.meta.url));
@@ -233,6 +234,30 @@ describe("doctor on small apps", () => {
   });
 });
 
+describe("which exports run per call, from the file's place in the app", () => {
+  it.each([
+    ["app/api/x/route.ts", "GET", true],
+    ["src/app/api/x/route.ts", "POST", true],
+    ["lib/app/route.ts", "GET", false],
+    ["app/shop/page.tsx", "default", true],
+    ["pages/api/a.js", "default", true],
+    ["pages/index.jsx", "getServerSideProps", true],
+    ["pages/index.jsx", "default", false],
+    ["middleware.ts", "middleware", true],
+    ["lib/middleware.ts", "middleware", false],
+    ["api/stats.ts", "default", true],
+    ["netlify/functions/x.mjs", "default", true],
+    ["src/routes/items/+server.ts", "POST", true],
+    ["src/routes/+page.server.ts", "load", true],
+    ["app/routes/_index.tsx", "loader", true],
+    ["server/api/hello.ts", "default", true],
+    ["lib/anything.js", "handler", true],
+    ["lib/anything.js", "default", false],
+  ])("%s exports %s per call: %s", (file, name, expected) => {
+    expect(entryExportNames(file).includes(name)).toBe(expected);
+  });
+});
+
 describe("doctor's human report", () => {
   it("groups findings by file, quotes the source line with a caret under the column, and gives the fix", () => {
     const { out, code } = run([fixture("vercel-function")]);
@@ -278,6 +303,16 @@ describe("doctor's human report", () => {
       ],
     });
     expect(code).toBe(0);
+    expect(
+      run([fixture("unparsable")])
+        .out.split("\n")
+        .slice(0, 4),
+    ).toEqual([
+      "broken.js",
+      "  2:3  info  parse-error  Could not parse this file (Unexpected keyword 'return'); it was not checked.",
+      "     2 |   return 1;",
+      "       |   ^",
+    ]);
   });
 });
 
