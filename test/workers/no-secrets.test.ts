@@ -152,7 +152,7 @@ describe("secrets, through complete incidents", () => {
 
       // Approved from the dashboard, as an operator would.
       await waitFor(ids.approve!, (i) => i.state === "awaiting-approval");
-      const login = await tryLogin(TEST_SECRETS.ADMIN_TOKEN, "198.51.100.250");
+      const login = await tryLogin(TEST_SECRETS.ADMIN_TOKEN, "198.18.1.1");
       await keep(login);
       const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
       const pageHtml = await keep(await page(`/ui/incidents/${ids.approve}`, { headers: { cookie } }));

@@ -119,7 +119,7 @@ let alerts = 0;
 /** Each login try from its own address, so the back-off of one never shapes another. */
 const loginIp = () => {
   ip = (ip % 250) + 1;
-  return `198.51.100.${ip}`;
+  return `198.18.0.${ip}`;
 };
 
 // ---- the documented refusals --------------------------------------------------------------------
