@@ -190,6 +190,14 @@ function findCloses(
     const closesMongoose =
       mongoose && path[0] === "mongoose" && (method === "disconnect" || method === "close");
     if (!closesHolder && !closesMongoose) return true;
+    // A close in a shutdown hook (`process.on("SIGTERM", …)`) belongs to a long-running server,
+    // not to a one-off script.
+    const inListener = ancestors.some(
+      (a) =>
+        a.type === "CallExpression" &&
+        ["on", "once", "addListener"].includes(keyName(unwrap(a.callee)?.property) ?? ""),
+    );
+    if (inListener) return true;
     result.any = true;
     for (let i = 0; i < ancestors.length; i++) {
       const a = ancestors[i]!;

@@ -290,18 +290,28 @@ function importEdit(
   return { start: at, end: at, text: `\n${statement}` };
 }
 
+const extensionStyles = new WeakMap<App, { all: number; withExt: number; ts: number }>();
+
 /** How the app writes relative specifiers: with `.js`, with `.ts`, or without an extension (null). */
 function specifierExtension(
   app: App,
   m: ModuleFacts,
   style: { typescript: boolean; esm: boolean },
 ): string | null {
-  const all = [...app.modules.values()].flatMap((x) => x.relativeSpecifiers);
-  const withExt = all.filter((s) => /\.[cm]?[jt]sx?$/.test(s));
-  if (all.length > 0) {
-    if (withExt.length * 2 < all.length) return null;
-    const ts = withExt.filter((s) => /\.[cm]?tsx?$/.test(s)).length;
-    return ts * 2 > withExt.length ? (style.typescript ? ".ts" : ".js") : ".js";
+  let counts = extensionStyles.get(app);
+  if (!counts) {
+    counts = { all: 0, withExt: 0, ts: 0 };
+    for (const x of app.modules.values())
+      for (const s of x.relativeSpecifiers) {
+        counts.all++;
+        if (/\.[cm]?[jt]sx?$/.test(s)) counts.withExt++;
+        if (/\.[cm]?tsx?$/.test(s)) counts.ts++;
+      }
+    extensionStyles.set(app, counts);
+  }
+  if (counts.all > 0) {
+    if (counts.withExt * 2 < counts.all) return null;
+    return counts.ts * 2 > counts.withExt && style.typescript ? ".ts" : ".js";
   }
   return m.esm && app.packageType === "module" && !app.platforms.has("Next.js") ? ".js" : null;
 }

@@ -210,6 +210,18 @@ describe("doctor on small apps", () => {
     expect(rules(app({ "pages/api/a.js": handler(after) }))).toEqual(["client-per-call pages/api/a.js:4:13"]);
   });
 
+  it("a script that closes its client is not a second pool; a server closing it on SIGTERM still is", () => {
+    const client =
+      'import { MongoClient } from "mongodb";\nexport const client = new MongoClient("mongodb://h");\n';
+    const script = `${client}async function main() {\n  await client.db().command({ ping: 1 });\n  await client.close();\n}\nmain();\n`;
+    const server = `${client}process.on("SIGTERM", () => client.close());\n`;
+    expect(rules(app({ "lib/a.js": client, "scripts/b.js": script }))).toEqual([]);
+    expect(rules(app({ "lib/a.js": client, "server/b.js": server }))).toEqual([
+      "duplicate-client-modules lib/a.js:2:23",
+      "duplicate-client-modules server/b.js:2:23",
+    ]);
+  });
+
   it("code no entry point reaches is not per call, and skipped folders are not read", () => {
     const dir = app({
       "lib/unused.js":
