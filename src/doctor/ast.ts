@@ -22,10 +22,11 @@ export type Parsed =
 /** Parses one file; a syntax error is a value (with its 1-based position), never a throw. */
 export function parseSource(code: string, file: string): Parsed {
   // `<T>value` casts in .ts files read as JSX with the jsx plugin on, so .ts/.mts/.cts go without it.
+  // NestJS-style decorators parse too (TypeScript's experimentalDecorators shape).
   const plugins: ParserPlugin[] = /\.[cm]?ts$/.test(file)
-    ? ["typescript"]
+    ? ["typescript", "decorators-legacy"]
     : /\.tsx$/.test(file)
-      ? ["typescript", "jsx"]
+      ? ["typescript", "jsx", "decorators-legacy"]
       : ["jsx"];
   try {
     const ast = parse(code, { sourceType: "unambiguous", plugins, errorRecovery: false });

@@ -87,6 +87,28 @@ const ROUTE_METHODS = new Set([
   "head",
 ]);
 const ADAPTERS = new Set(["MongoDBAdapter"]);
+/** NestJS route, message and GraphQL resolver decorators: the method runs per request. */
+const HANDLER_DECORATORS = new Set([
+  "Get",
+  "Post",
+  "Put",
+  "Patch",
+  "Delete",
+  "All",
+  "Head",
+  "Options",
+  "MessagePattern",
+  "EventPattern",
+  "Query",
+  "Mutation",
+  "ResolveField",
+]);
+
+function isHandlerDecorator(decorator: Node): boolean {
+  const e = unwrap(decorator.expression);
+  const callee = e?.type === "CallExpression" ? unwrap(e.callee) : e;
+  return callee?.type === "Identifier" && HANDLER_DECORATORS.has(callee.name);
+}
 
 /** Gathers the facts of one parsed file; `file` is relative to the scanned root, with `/`. */
 export function moduleFacts(file: string, code: string, program: Node): ModuleFacts {
@@ -343,6 +365,7 @@ function walkChunk(m: ModuleFacts, chunk: Chunk, root: Node, names: Names): void
       case "ClassMethod":
         if ((node.body?.directives ?? []).some((d: Node) => d.value.value === "use server"))
           m.entryFns.add(node);
+        if ((node.decorators ?? []).some(isHandlerDecorator)) m.entryFns.add(node);
         break;
       case "NewExpression":
       case "CallExpression":

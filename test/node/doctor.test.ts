@@ -222,6 +222,28 @@ describe("doctor on small apps", () => {
     ]);
   });
 
+  it("NestJS handler methods run per call; decorators and <T> casts parse in .ts files", () => {
+    const controller = `import { Controller, Get } from "@nestjs/common";
+import { MongoClient } from "mongodb";
+
+@Controller("users")
+export class UsersController {
+  @Get()
+  async list() {
+    const empty = <unknown[]>[];
+    return new MongoClient("mongodb://h").db().collection("users").find().toArray() ?? empty;
+  }
+
+  helper() {
+    return new MongoClient("mongodb://h");
+  }
+}
+`;
+    expect(rules(app({ "src/users.controller.ts": controller }))).toEqual([
+      "client-per-call src/users.controller.ts:9:12",
+    ]);
+  });
+
   it("code no entry point reaches is not per call, and skipped folders are not read", () => {
     const dir = app({
       "lib/unused.js":
