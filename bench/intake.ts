@@ -9,6 +9,7 @@
 import { type LoadResult, load } from "./load.ts";
 import type { Part } from "./part.ts";
 import { row } from "./results.ts";
+import { stubWorker } from "./stub.ts";
 import { checkoutTree, connectionAlert, hexId, startWorld, type World } from "./world.ts";
 
 const PROJECTS = Array.from({ length: 20 }, (_, i) => hexId("b1a5", i + 1));
@@ -90,8 +91,13 @@ async function measureWorld(
   vars: Parameters<typeof startWorld>[0]["vars"],
   prefix: string,
   tree: string | undefined,
+  wranglerToml?: string,
 ): Promise<Measured> {
-  const world = await startWorld({ vars, ...(tree ? { tree } : {}) });
+  const world = await startWorld({
+    vars,
+    ...(tree ? { tree } : {}),
+    ...(wranglerToml ? { wranglerToml } : {}),
+  });
   try {
     const measured = await measure(world, prefix);
     const errors = new Set(world.errors().map((l) => l.replace(/"alertId":"[^"]*",?/, "")));
@@ -156,6 +162,16 @@ export const intake: Part = {
     const held = await measureWorld(heldBackVars, "b1", undefined);
     report("held back", held);
     out.push(...rows(held, ", alarms held back", false));
+
+    say("intake: the ceiling, a stub Worker (signature, one Durable Object per project, one INSERT)");
+    const stub = stubWorker();
+    try {
+      const ceiling = await measureWorld(() => ({}), "e1", undefined, stub.toml);
+      report("stub", ceiling);
+      out.push(...rows(ceiling, " [stub ceiling]", false));
+    } finally {
+      stub.remove();
+    }
 
     if (before) {
       const tree = checkoutTree(before);

@@ -143,7 +143,7 @@ async function stormRun(say: (line: string) => void, tree: string | undefined, s
       row({ name: `storm chat.update${suffix}`, value: updates, unit: "count" }),
       row({ name: `storm drain time (1,200 deliveries)${suffix}`, value: drainMs, unit: "ms" }),
       row({
-        name: "storm throughput @200 conns",
+        name: `storm throughput @200 conns${suffix}`,
         value: throughput,
         unit: "req/s",
         baseline: baseline.throughput,
@@ -151,7 +151,7 @@ async function stormRun(say: (line: string) => void, tree: string | undefined, s
       }),
       row({ name: `storm settled (redeploy + Slack quiet)${suffix}`, value: settledMs, unit: "ms" }),
       row({
-        name: "storm Admin API requests (project)",
+        name: `storm Admin API requests (project)${suffix}`,
         value: adminApi,
         unit: "req",
         goal: { max: 100 },
