@@ -6,6 +6,9 @@
 /** Atlas alert bodies are a few KiB; 64 KiB leaves room for long `humanReadable` text and refuses abuse. */
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
 
+/** How far ahead of the responder's clock an alert's `updated` may be before it is capped (intake.ts). */
+export const MAX_ALERT_CLOCK_SKEW_MS = 5 * 60_000;
+
 /** Default budget for one outbound HTTP call (DESIGN §5). */
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 

@@ -20,6 +20,7 @@ import {
   clusterRefOf,
   deliveryKey,
 } from "../atlas/alert.ts";
+import { MAX_ALERT_CLOCK_SKEW_MS } from "../constants.ts";
 import type { AlertSummary } from "./journal.ts";
 import type { RunMode } from "./record.ts";
 import type { IncidentStore } from "./store.ts";
@@ -90,8 +91,13 @@ export function applyDelivery(
     return { status: "ignored", incident: null };
   }
 
+  // Atlas's `updated` orders an alert's deliveries, but a clock far ahead of ours is never trusted:
+  // an alert dated next year would make every real delivery after it stale, and its value outrank
+  // fresher measurements. Ours caps it, a few minutes of skew allowed.
+  const latest = now.getTime() + MAX_ALERT_CLOCK_SKEW_MS;
+  const updated = Date.parse(alert.updated) > latest ? new Date(latest).toISOString() : alert.updated;
   const known = store.alert(alert.id);
-  if (known && Date.parse(known.updated) > Date.parse(alert.updated)) {
+  if (known && Date.parse(known.updated) > Date.parse(updated)) {
     record("stale", known.incidentId);
     if (known.incidentId)
       store.journal(known.incidentId, at, { step: "intake", status: "stale", detail: summary });
@@ -100,7 +106,7 @@ export function applyDelivery(
 
   const alertValue =
     alert.metricName && alert.currentValue
-      ? { metricName: alert.metricName, value: alert.currentValue.number, at: alert.updated }
+      ? { metricName: alert.metricName, value: alert.currentValue.number, at: updated }
       : undefined;
   // An alert keyed by its replica set or host stays with the incident it joined, though that
   // incident has since been named after its cluster (gather.ts): else its close would close nothing.
@@ -162,7 +168,7 @@ export function applyDelivery(
     alertId: alert.id,
     incidentId: incident ?? known?.incidentId ?? null,
     status: alert.status,
-    updated: alert.updated,
+    updated,
   });
   record("accepted", incident);
 
