@@ -7,7 +7,7 @@ import { preventionAdvice } from "../response/advice.ts";
 import { type Decision, type PastAction, plan } from "../response/policy.ts";
 import type { StepContext } from "./deps.ts";
 import { type CallDetail, planDetail } from "./journal.ts";
-import type { IncidentRecord, StoredDecision } from "./record.ts";
+import type { ActionRecord, IncidentRecord, StoredDecision } from "./record.ts";
 import { awaitApproval, escalate, resolve, rest, startActing, waitUntil } from "./transitions.ts";
 
 /** The escalation when a plan needs an approval and the configuration offers no way to give one. */
@@ -67,7 +67,7 @@ export async function decide(ctx: StepContext, incident: IncidentRecord): Promis
       case "unknown-outcome":
       case "exhausted":
       case "no-targets":
-        return escalate(store, incident.id, at, escalationReason(decision));
+        return escalate(store, incident.id, at, escalationReason(decision, store.actions(incident.id)));
       case "snoozed":
         return waitUntil(store, incident.id, at, decision.until, { reopen: false });
       case "blocked":
@@ -157,14 +157,28 @@ function storedDecision(decision: Extract<Decision, { kind: "redeploy" | "failov
 
 function escalationReason(
   decision: Extract<Decision, { kind: "cannot-measure" | "unknown-outcome" | "exhausted" | "no-targets" }>,
+  actions: readonly ActionRecord[],
 ): string {
   switch (decision.kind) {
     case "cannot-measure":
       return "no source could measure the connections, so nothing was done blind";
     case "unknown-outcome":
       return `the outcome of an earlier call to ${decision.target} is unknown`;
-    case "exhausted":
-      return `still above the threshold after redeploying ${decision.tried.join(", ")}`;
+    case "exhausted": {
+      // A target whose every call the platform refused was never redeployed: say so, not "after redeploying".
+      const refused = decision.tried.filter((name) => {
+        const own = actions.filter((a) => a.target === name && a.status !== "dry-run");
+        return own.length > 0 && own.every((a) => a.status === "failed");
+      });
+      const redeployed = decision.tried.filter((name) => !refused.includes(name));
+      const parts = [
+        redeployed.length > 0 ? `still above the threshold after redeploying ${redeployed.join(", ")}` : null,
+        refused.length > 0
+          ? `the platform refused the redeploy of ${refused.join(", ")}, so it did not run`
+          : null,
+      ].filter(Boolean);
+      return parts.join("; ");
+    }
     case "no-targets":
       return decision.reason;
   }
