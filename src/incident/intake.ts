@@ -114,7 +114,8 @@ export function applyDelivery(
   let live = joined && joined.state !== "closed" ? joined : store.liveIncident(cluster.key);
   if (live && intent === "open" && live.origin === "manual" && live.phase === "idle") {
     close(store, live.id, at, `superseded by Atlas alert ${alert.id}`);
-    live = null;
+    // The alert's own key may still have a live incident (one not yet named): it joins that one.
+    live = store.liveIncident(cluster.key);
   }
   let incident: string | null = live?.id ?? null;
   switch (intent) {
