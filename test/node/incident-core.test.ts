@@ -320,6 +320,25 @@ describe("naming a cluster the alert did not name", () => {
     expect(h.steps(id)).toContain("intake:alert-closed");
   });
 
+  it("an alert that folded into a manual run at rest supersedes it and joins its replica set's live incident", async () => {
+    const h = new CoreHarness({ mode: "notify" });
+    h.identifyResult = { cluster: CLUSTER, via: "process list" };
+    const manual = h.trigger();
+    const folded = h.deliver(unnamed).incident!;
+    await h.settle();
+    expect(h.incident(folded).state).toBe("closed");
+    expect(h.incident(manual)).toMatchObject({ origin: "manual", phase: "idle" });
+    // Another unnamed alert opens an incident on the replica set before anything names it...
+    const other = alertWith(unnamed, { id: "66aa0000000000000000bbbb" });
+    const keyed = h.deliver(other).incident!;
+    // ...and the folded alert's update supersedes the manual run: it joins that incident, not a third.
+    h.advanceClock(MINUTE);
+    const update = h.deliver(alertWith(unnamed, { updated: later(1) }), "alert.update");
+    expect(update).toEqual({ status: "accepted", incident: keyed });
+    expect(h.incident(manual).state).toBe("closed");
+    expect(h.steps(keyed)).toContain("intake:joined");
+  });
+
   it("a closed incident's final read does not fold its closed alerts into the cluster's live incident", async () => {
     const h = new CoreHarness({ mode: "notify" });
     const keyed = h.deliver(unnamed).incident!;
