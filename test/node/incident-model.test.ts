@@ -63,6 +63,7 @@ const interleaved: fc.Arbitrary<Interleaved> = fc.oneof(deliver, decide, trigger
 export const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 6, arbitrary: deliver },
   { weight: 1, arbitrary: fc.constant({ t: "renotify" as const }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("recover" as const), cluster }) },
   { weight: 4, arbitrary: fc.constant({ t: "alarm" as const }) },
   { weight: 5, arbitrary: fc.constant({ t: "wake" as const }) },
   {
@@ -88,6 +89,7 @@ export const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant("fault" as const),
       after: fc.integer({ min: 1, max: 24 }),
+      times: fc.constantFrom(1, 1, 1, 3, 8),
       kind: fc.constantFrom("throw", "lost", "lost-throw", "crash" as const),
       scope: fc.constantFrom("store", "outbound", "any" as const),
     }),
@@ -104,7 +106,7 @@ export const command: fc.Arbitrary<Command> = fc.oneof(
       fixes: fc.boolean(),
     }),
   },
-  { weight: 1, arbitrary: trigger },
+  { weight: 2, arbitrary: trigger },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("watch" as const), cluster }) },
   {
     weight: 3,

@@ -47,6 +47,8 @@ export type Level = "high" | "low" | "down";
 export type Command =
   /** An Atlas delivery; `rs` names the cluster only by its replica set (the core identifies it). */
   | { t: "deliver"; cluster: 0 | 1; rs: boolean; alert: 0 | 1; kind: DeliveryKind }
+  /** The condition ends: Atlas closes every alert of the cluster that it last sent as open. */
+  | { t: "recover"; cluster: 0 | 1 }
   /** Atlas re-notifies the oldest delivery that was answered with an error. */
   | { t: "renotify" }
   /** The alarm fires now (runs whatever is due). */
@@ -55,7 +57,8 @@ export type Command =
   | { t: "wake" }
   | { t: "clock"; ms: number }
   /** The `after`-th fallible operation from now fails (a store write, or an outbound call). */
-  | { t: "fault"; after: number; kind: FaultKind; scope: "store" | "outbound" | "any" }
+  /** `times` > 1: an outage, the operations that follow fail too (a crash needs no more). */
+  | { t: "fault"; after: number; times: number; kind: FaultKind; scope: "store" | "outbound" | "any" }
   | {
       t: "decide";
       pick: number;
@@ -156,7 +159,12 @@ export class ModelWorld {
   private deploying = false;
   private fixes = false;
   private interleaved: { after: number; request: Interleaved } | null = null;
-  private fault: { after: number; kind: FaultKind; scope: "store" | "outbound" | "any" } | null = null;
+  private fault: {
+    after: number;
+    times: number;
+    kind: FaultKind;
+    scope: "store" | "outbound" | "any";
+  } | null = null;
   private crashed = false;
   /** Faults are off while the world drains. */
   private calm = false;
@@ -218,8 +226,8 @@ export class ModelWorld {
     const f = this.fault;
     if (!f || (f.scope !== "any" && f.scope !== scope)) return "ok";
     if (--f.after > 0) return "ok";
-    this.fault = null;
     if (f.kind === "crash") this.crashed = true;
+    if (f.kind === "crash" || --f.times <= 0) this.fault = null;
     return f.kind;
   }
 
@@ -487,6 +495,15 @@ export class ModelWorld {
       case "during":
         this.interleaved = { after: command.after, request: command.request };
         return;
+      case "recover":
+        for (const alert of [0, 1] as const) {
+          for (const rs of [false, true]) {
+            const id = `66aa0000000000000000${command.cluster}${alert}${rs ? 1 : 0}0`;
+            if (this.lastSent.get(id)?.body.status === "OPEN")
+              this.deliver({ t: "deliver", cluster: command.cluster, rs, alert, kind: "close" });
+          }
+        }
+        return;
       case "renotify": {
         const next = this.lost.shift();
         if (next) this.send(next);
@@ -503,7 +520,7 @@ export class ModelWorld {
         this.nowMs += command.ms;
         return;
       case "fault":
-        this.fault = { after: command.after, kind: command.kind, scope: command.scope };
+        this.fault = { after: command.after, times: command.times, kind: command.kind, scope: command.scope };
         return;
       case "platform":
         this.answer = command.answer;
@@ -824,4 +841,3 @@ function sameState(before: MemoryState, after: MemoryState, message: string): vo
   const b = JSON.stringify(after);
   if (a !== b) fail(message, { before: JSON.parse(a).incidents, after: JSON.parse(b).incidents });
 }
-
