@@ -15,8 +15,7 @@ import { runDue } from "../../src/incident/advance.ts";
 import { applyDecision, type HumanDecision } from "../../src/incident/approval.ts";
 import type { CoreDeps, StepContext } from "../../src/incident/deps.ts";
 import { applyDelivery, applyTrigger } from "../../src/incident/intake.ts";
-import { decodeEntry } from "../../src/incident/journal.ts";
-import { createMemoryStore, type MemoryState } from "../../src/incident/memory-store.ts";
+import { createMemoryStore } from "../../src/incident/memory-store.ts";
 import type { IncidentStore } from "../../src/incident/store.ts";
 import { watchCluster } from "../../src/incident/watch.ts";
 import type { RedeployOutcome, RedeployRequest } from "../../src/platforms/types.ts";
@@ -26,10 +25,18 @@ import type { KillLongOperationsResult } from "../../src/stats/kill-operations.t
 import type { StatsReading } from "../../src/stats/types.ts";
 import { M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 import { app, delivery, makeConfig } from "./core-harness.ts";
+import {
+  checkCalls,
+  checkDeliveries,
+  checkIncidents,
+  checkJournal,
+  fail,
+  InvariantError,
+  type Landed,
+  sameState,
+} from "./incident-model-invariants.ts";
 
 export const GROUP = M0_CONNECTIONS_OPEN.groupId;
-const HOUR = 3600_000;
-const FAILOVER_INTERVAL_MS = 24 * HOUR;
 
 /** Two clusters: a shared-tier one (redeploys in turn) and a dedicated one (attribution, killOp, failover). */
 export const CLUSTERS = [
@@ -94,27 +101,10 @@ export interface WorldSpec {
   prodOwned: boolean;
 }
 
-/** One call that reached the outside world. `clear`: the core received its answer. */
-export interface Landed {
-  kind: "redeploy" | "failover" | "killop";
-  key: string;
-  target: string;
-  incidentId: string;
-  at: number;
-  clear: boolean;
-}
-
 interface SentDelivery {
   body: Record<string, unknown>;
   event: AtlasEvent | null;
   key: string;
-}
-
-/** A broken invariant: the message says which, with the facts that break it. */
-export class InvariantError extends Error {}
-
-function fail(message: string, facts: unknown): never {
-  throw new InvariantError(`${message}: ${JSON.stringify(facts)}`);
 }
 
 const WRITES = [
@@ -711,108 +701,16 @@ export class ModelWorld {
   check(settled = false): void {
     if (this.violations.length > 0) throw this.violations[0];
     const state = this.base.snapshot();
-    this.checkDeliveries(state);
-    this.checkIncidents(state, settled);
-    this.checkJournal(state);
-    this.checkCalls();
+    checkDeliveries(state, this.committed);
+    checkIncidents(state, settled);
+    checkJournal(state);
+    checkCalls(this.landed, this.spec);
     for (const i of state.incidents) {
       if (i.approvalRequestedAt) {
         const seen = this.requests.get(i.id) ?? new Set<string>();
         seen.add(i.approvalRequestedAt);
         this.requests.set(i.id, seen);
       }
-    }
-  }
-
-  private checkDeliveries(state: MemoryState): void {
-    const counts = new Map<string, number>();
-    for (const d of state.deliveries) counts.set(d.key, (counts.get(d.key) ?? 0) + 1);
-    for (const [key, n] of counts) {
-      if (n !== 1) fail("a delivery was recorded more than once", { key, n });
-      if (!this.committed.has(key)) fail("a delivery was recorded that no answer accepted", { key });
-    }
-    for (const key of this.committed) if (!counts.has(key)) fail("an accepted delivery was lost", { key });
-  }
-
-  private checkIncidents(state: MemoryState, settled: boolean): void {
-    const live = new Map<string, string>();
-    for (const i of state.incidents) {
-      const facts = { id: i.id, state: i.state, phase: i.phase, nextRunAt: i.nextRunAt };
-      if (i.state !== "closed") {
-        const other = live.get(i.clusterKey);
-        if (other) fail("two live incidents for one cluster", { key: i.clusterKey, ids: [other, i.id] });
-        live.set(i.clusterKey, i.id);
-      }
-      const resting = i.phase === "idle" || i.phase === "approval";
-      if (!resting && i.nextRunAt === null)
-        fail("an incident in a working phase with no run scheduled", facts);
-      if (i.state === "acting" && i.phase !== "act") fail("acting outside the act phase", facts);
-      if (i.state === "verifying" && i.phase !== "verify") fail("verifying outside the verify phase", facts);
-      if ((i.state === "awaiting-approval") !== (i.phase === "approval"))
-        fail("awaiting approval and the approval phase disagree", facts);
-      if (i.phase === "approval" && (!i.decision || !i.approvalRequestedAt))
-        fail("awaiting approval of nothing", facts);
-      if (settled && (!resting || i.nextRunAt !== null)) fail("an incident did not come to rest", facts);
-      const said = state.journal.filter((j) => j.incidentId === i.id && j.step === "incident").at(-1)?.status;
-      if ((i.state === "escalated" || i.state === "resolved" || i.state === "closed") && said !== i.state)
-        fail("the journal's last word on an incident is not its state", { ...facts, said });
-      if (
-        settled &&
-        i.state !== "acting" &&
-        state.actions.some((a) => a.incidentId === i.id && a.status === "sending")
-      )
-        fail("an action left as sending, its outcome never settled", facts);
-      const alerts = state.alerts.filter((a) => a.incidentId === i.id);
-      const open = alerts.filter((a) => a.status !== "CLOSED" && a.status !== "CANCELLED");
-      if (i.state !== "closed" && alerts.length > 0 && open.length === 0)
-        fail("an incident stays live after Atlas closed every alert that joined it", { ...facts, alerts });
-    }
-  }
-
-  private checkJournal(state: MemoryState): void {
-    const ids = new Set(state.incidents.map((i) => i.id));
-    for (const row of state.journal) {
-      const decoded = decodeEntry({ at: row.at, step: row.step, status: row.status, detail: row.detail });
-      if (!decoded.ok) fail("a journal row does not decode", { row, error: decoded.error });
-      if (Number.isNaN(Date.parse(row.at))) fail("a journal row with no time", row);
-      if (!ids.has(row.incidentId)) fail("a journal row of no incident", row);
-    }
-    for (const id of ids) {
-      if (!state.journal.some((j) => j.incidentId === id)) fail("an incident with an empty journal", { id });
-    }
-  }
-
-  private checkCalls(): void {
-    const { cooldownMinutes, maxActionsPerHour, maxRedeploysPerIncident } = this.spec;
-    const actions = this.landed.filter((c) => c.kind !== "killop");
-    const keys = new Set<string>();
-    const perIncident = new Map<string, number>();
-    for (const [n, call] of this.landed.entries()) {
-      if (keys.has(call.key)) fail("a call was fired twice", call);
-      keys.add(call.key);
-      const earlier = this.landed
-        .slice(0, n)
-        .filter((c) => c.incidentId === call.incidentId && c.kind !== "killop");
-      if (call.kind !== "killop" && earlier.some((c) => !c.clear))
-        fail("a call was fired after an earlier call's outcome was unknown", { call, earlier });
-      if (call.kind === "redeploy") {
-        const k = `${call.incidentId}|${call.target}`;
-        perIncident.set(k, (perIncident.get(k) ?? 0) + 1);
-        if (perIncident.get(k)! > maxRedeploysPerIncident)
-          fail("more redeploys per incident than allowed", call);
-      }
-    }
-    for (const [n, call] of actions.entries()) {
-      const previous = actions
-        .slice(0, n)
-        .filter((c) => c.target === call.target)
-        .at(-1);
-      if (previous && call.at - previous.at < cooldownMinutes * 60_000)
-        fail("a cooldown was not respected", { previous, call });
-      if (previous && call.kind === "failover" && call.at - previous.at < FAILOVER_INTERVAL_MS)
-        fail("two failovers of a cluster within 24 h", { previous, call });
-      const inHour = actions.filter((c) => c.at > call.at - HOUR && c.at <= call.at);
-      if (inHour.length > maxActionsPerHour) fail("more actions in an hour than allowed", inHour);
     }
   }
 
@@ -834,10 +732,4 @@ export class ModelWorld {
     }
     fail("the incidents never came to rest", this.base.snapshot().incidents);
   }
-}
-
-function sameState(before: MemoryState, after: MemoryState, message: string): void {
-  const a = JSON.stringify(before);
-  const b = JSON.stringify(after);
-  if (a !== b) fail(message, { before: JSON.parse(a).incidents, after: JSON.parse(b).incidents });
 }
