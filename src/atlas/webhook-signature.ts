@@ -32,15 +32,30 @@ export type SignatureCheck =
   | { ok: true; previous?: true }
   | { ok: false; reason: "missing" | "malformed" | "mismatch" };
 
+/**
+ * Imported keys, by secret: importing costs about as much as verifying a small body, and an isolate
+ * sees the same one or two secrets on every request. A handful at most (current and previous, and a
+ * test's own), so a rotation never grows it without bound.
+ */
+const verifyKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_CACHED_KEYS = 4;
+
+function verifyKey(secret: string): Promise<CryptoKey> {
+  let key = verifyKeys.get(secret);
+  if (!key) {
+    if (verifyKeys.size >= MAX_CACHED_KEYS) verifyKeys.clear();
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-1" }, false, [
+      "verify",
+    ]);
+    // A failed import is not remembered.
+    key.catch(() => verifyKeys.delete(secret));
+    verifyKeys.set(secret, key);
+  }
+  return key;
+}
+
 async function macMatches(secret: string, mac: Uint8Array<ArrayBuffer>, body: Uint8Array<ArrayBuffer>) {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-1" },
-    false,
-    ["verify"],
-  );
-  return crypto.subtle.verify("HMAC", key, mac, body);
+  return crypto.subtle.verify("HMAC", await verifyKey(secret), mac, body);
 }
 
 /**
