@@ -27,6 +27,9 @@ export default defineProject({
   test: {
     name: "workers",
     include: ["test/workers/**/*.test.ts"],
+    // The files share the fakes the global setups start (one fake Slack, one platforms fake), and
+    // some arm faults on them: one file at a time, beside the other projects.
+    fileParallelism: false,
     setupFiles: ["./test/workers/setup/reset-storage.ts"],
     // Fake servers (MongoDB wire protocol, Atlas Admin API, …) run in Node and hand their ports in.
     globalSetup: [
