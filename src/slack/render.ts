@@ -156,7 +156,9 @@ function render(input: RenderInput, level: Detailing): SlackMessage {
     });
     const failing = latest.sources.filter((s) => !s.ok);
     const notes = [
-      ...failing.map((s) => `:warning: ${escapeText(s.name, 40)}: ${escapeText(s.error ?? "failed", 120)}`),
+      ...failing.map(
+        (s) => `:warning: ${escapeText(s.name, 40)}: ${escapeText(sourceError(s.name, s.error), 120)}`,
+      ),
       ...latest.findings.slice(0, 3).map((f) => `:information_source: ${escapeText(f, 200)}`),
     ];
     if (notes.length) blocks.push(context(clip(notes.join("\n"), LIMITS.fieldChars)));
@@ -379,4 +381,15 @@ export function renderIncidentMessage(input: RenderInput): SlackMessage {
     if (blocks[i]!.type !== "actions") blocks.splice(i, 1);
   }
   return { text: message!.text, blocks };
+}
+
+/**
+ * A failed source's error, led by what matters: "answered 500 UNEXPECTED_ERROR (GET …/clusters/x)"
+ * rather than the service's name again and a long URL, so the 120-character cut never drops the status.
+ */
+export function sourceError(name: string, error: string | null | undefined): string {
+  if (!error) return "failed";
+  const text = error.startsWith(`${name} `) ? error.slice(name.length + 1) : error;
+  const call = /^([A-Z]+) (\S+) (answered .+)$/s.exec(text);
+  return call ? `${call[3]} (${call[1]} ${call[2]})` : text;
 }

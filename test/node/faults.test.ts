@@ -134,7 +134,7 @@ const ROWS: Row[] = [
     sources: { mongodb: null, "atlas-admin": /oauth\/token answered 503/ },
     redeploys: { sent: 1, landed: 1 },
     slack: { posts: 1, messages: 1, updates: 2 },
-    shows: [RESOLVED, /:warning: atlas-admin: .*oauth\/token answered 503/],
+    shows: [RESOLVED, /:warning: atlas-admin: answered 503 .*oauth\/token/],
     sleeps: backoff(2),
   },
   // ---- MongoDB ---------------------------------------------------------------------------------
