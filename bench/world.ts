@@ -8,7 +8,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +16,7 @@ import { type FakeAtlas, startFakeAtlas } from "../fakes/atlas-api.ts";
 import { type FakeMongo, type FakeMongoOptions, startFakeMongo } from "../fakes/mongo-server.ts";
 import { type FakePlatforms, startFakePlatforms } from "../fakes/platforms.ts";
 import { type FakeSlack, startFakeSlack } from "../fakes/slack.ts";
+import { freePort } from "../sandbox/ports.ts";
 import { writeEnvFile } from "../scripts/wrangler-env.ts";
 import { signAtlasBody } from "../src/atlas/webhook-signature.ts";
 
@@ -86,17 +86,6 @@ function installHandlers(): void {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 /** The repo's wrangler.toml, keeping only what the Worker needs: no `[vars]`, no routes, no crons. */

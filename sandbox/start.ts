@@ -15,7 +15,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -39,6 +38,7 @@ import {
   startFakePlatforms,
   startFakeSlack,
 } from "./fakes.ts";
+import { freePort, portFree } from "./ports.ts";
 import { createTerminal, listenForKeys } from "./terminal.ts";
 
 const USAGE = `usage: npm start [-- --auto] [--scenario m0|m10] [--keep-state] [--headless]
@@ -94,25 +94,6 @@ if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
 const mode = options.auto ? "auto" : "approve";
 const rich = !options.headless && process.stdout.isTTY === true;
 const term = createTerminal(rich);
-
-async function portFree(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(p, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 if (!(await portFree(port))) {
   fail(

@@ -5,12 +5,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../sandbox/ports.ts";
 import { envLine, workerValues, writeEnvFile } from "../../scripts/wrangler-env.ts";
 
 const DEV = fileURLToPath(new URL("../../scripts/dev.ts", import.meta.url));
@@ -131,14 +131,6 @@ describe("npm run dev refuses an invalid configuration", () => {
     expect(result.stderr).toMatch(/^\.dev\.vars line 2: /m);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe("npm run dev on a valid configuration", () => {
   let child: ChildProcess | undefined;

@@ -7,28 +7,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeAtlas } from "../../fakes/atlas-api.ts";
 import { type LeakyApp, spawnLeakyApp } from "../../fakes/leaky-app-process.ts";
 import { startFakeMongo } from "../../fakes/mongo-server.ts";
 import { startFakePlatforms } from "../../fakes/platforms.ts";
+import { freePort } from "../../sandbox/ports.ts";
 import { signAtlasBody } from "../../src/atlas/webhook-signature.ts";
 import { alertWith, M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 
 export const CLUSTER = { groupId: "b0b0b0b0b0b0b0b0b0b0b0b0", name: "ShopCluster", target: "shop-web" };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 export interface World {
   base: string;

@@ -12,10 +12,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../sandbox/ports.ts";
 import { signAtlasBody } from "../../src/atlas/webhook-signature.ts";
 import { alertWith, M0_CONNECTIONS_OPEN } from "../fixtures/atlas-alerts.ts";
 
@@ -28,17 +29,6 @@ let port = 0;
 let child: ChildProcess | null = null;
 let dir = "";
 const output: string[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 beforeAll(async () => {
   port = await freePort();
